@@ -1,0 +1,104 @@
+"""Configuration read from a class and from ``KB_``-prefixed environment variables."""
+
+import os
+import secrets
+from pathlib import Path
+
+BODY_MAX_CHARS = 300_000
+"""Maximum length of a brief body in characters, as documented in the README."""
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration cannot be used."""
+
+
+class Config:
+    ENV = "production"
+    TESTING = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = 14 * 24 * 3600
+    WTF_CSRF_TIME_LIMIT = None
+    # Form posts carry a brief of up to BODY_MAX_CHARS characters; at up to four
+    # bytes per character in UTF-8 plus URL encoding this stays below 4 MB.
+    MAX_CONTENT_LENGTH = 4 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 4 * 1024 * 1024
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    KB_BODY_MAX_CHARS = BODY_MAX_CHARS
+    KB_PER_PAGE = 20
+    # Failed sign-ins allowed per account and per client address within the window.
+    KB_LOGIN_MAX_FAILURES_ACCOUNT = 5
+    KB_LOGIN_MAX_FAILURES_ADDRESS = 20
+    KB_LOGIN_WINDOW_SECONDS = 15 * 60
+    # Apply the search outbox after each request that wrote to it.
+    KB_SEARCH_APPLY_AFTER_COMMIT = True
+    KB_SEARCH_SYNC_ON_START = True
+
+
+class DevelopmentConfig(Config):
+    ENV = "development"
+
+
+class TestingConfig(Config):
+    ENV = "testing"
+    TESTING = True
+    KB_SEARCH_SYNC_ON_START = False
+
+
+CONFIGS = {
+    "production": Config,
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+}
+
+
+def build_config(overrides: dict | None = None) -> dict:
+    """Return the settings for one application: class defaults, environment, overrides."""
+    overrides = dict(overrides or {})
+    env_name = overrides.pop("ENV", None) or os.environ.get("KB_ENV", "production")
+    if env_name not in CONFIGS:
+        choices = ", ".join(sorted(CONFIGS))
+        raise ConfigError(f"KB_ENV={env_name!r} is invalid; use one of: {choices}.")
+    base = CONFIGS[env_name]
+    settings = {key: getattr(base, key) for key in dir(base) if key.isupper()}
+
+    instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get(
+        "KB_INSTANCE_PATH", "instance"
+    )
+    instance_path = Path(instance).resolve()
+    settings["INSTANCE_PATH"] = str(instance_path)
+    settings["KB_INDEX_DIR"] = str(instance_path / "search-index")
+    settings["KB_JIEBA_CACHE"] = str(instance_path / "jieba.cache")
+    settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
+        "KB_DATABASE_URL", f"sqlite:///{instance_path / 'kb.sqlite3'}"
+    )
+    secret = os.environ.get("KB_SECRET_KEY")
+    if secret:
+        settings["SECRET_KEY"] = secret
+    settings.update(overrides)
+
+    if not settings.get("SECRET_KEY"):
+        if env_name == "production":
+            raise ConfigError(
+                "KB_SECRET_KEY is missing. Set it to a long random string, for "
+                'example: export KB_SECRET_KEY="$(python3 -c '
+                "'import secrets; print(secrets.token_hex(32))')\", or set "
+                "KB_ENV=development to run with a key kept in the instance folder."
+            )
+        settings["SECRET_KEY"] = _instance_secret(instance_path)
+    return settings
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Return a development secret kept in the instance folder, creating it once."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "dev-secret-key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()

@@ -1,0 +1,131 @@
+"""The project's exceptions and the one place that turns errors into responses."""
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from kb.extensions import db
+
+logger = logging.getLogger(__name__)
+
+
+class KbError(Exception):
+    """Root of the errors that services raise for the caller to report."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationError(KbError):
+    """Raised when input breaks a rule; ``field`` names the form field if one."""
+
+    status = 400
+    code = "invalid"
+
+
+class NotFound(KbError):
+    """Raised when a record does not exist or the caller may not know it exists."""
+
+    status = 404
+    code = "not_found"
+
+
+class PermissionDenied(KbError):
+    """Raised when the caller is known but may not perform the action."""
+
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(KbError):
+    """Raised when the action clashes with the current state, such as a taken name."""
+
+    status = 409
+    code = "conflict"
+
+
+class RateLimited(KbError):
+    """Raised when too many attempts were made; ``retry_after`` is in seconds."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+ERROR_TITLES = {
+    400: "请求无效",
+    401: "需要登录",
+    403: "无权访问",
+    404: "页面不存在",
+    405: "不支持的请求方法",
+    413: "提交的内容过大",
+    429: "尝试次数过多",
+    500: "服务器内部错误",
+}
+
+
+def wants_json() -> bool:
+    """Tell whether the current request expects a JSON error body."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and not request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, code: str, message: str):
+    """Build the JSON or HTML response for an error with the given HTTP status."""
+    if wants_json():
+        response = jsonify(error=code, message=message)
+        response.status_code = status
+        return response
+    title = _(ERROR_TITLES.get(status, "出错了"))
+    html = render_template("errors/error.html", status=status, title=title, message=message)
+    return html, status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers that map HTTP errors and KbError to responses."""
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(error: CSRFError):
+        message = _("表单已过期或缺少安全令牌，请刷新页面后重新提交。")
+        return error_response(400, "csrf_failed", message)
+
+    @app.errorhandler(413)
+    def handle_too_large(error: HTTPException):
+        limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        message = _("提交的内容超过 %(limit)s MB 的上限。", limit=limit_mb)
+        return error_response(413, "too_large", message)
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        status = error.code or 500
+        message = _(ERROR_TITLES.get(status, error.name))
+        if status in (400, 405) and error.description and wants_json():
+            message = error.description
+        return error_response(status, error.name.lower().replace(" ", "_"), message)
+
+    @app.errorhandler(KbError)
+    def handle_kb_error(error: KbError):
+        response = error_response(error.status, error.code, error.message)
+        if isinstance(error, RateLimited):
+            response = app.make_response(response)
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", _("服务器内部错误，请稍后再试。"))

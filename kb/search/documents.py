@@ -1,0 +1,57 @@
+"""The records that pass between the application and the search engine."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    """One searchable record as the engine indexes it.
+
+    ``doc_id`` is ``"<type>:<record id>"`` and is unique in the index. ``acl`` lists
+    the audience tokens that may see the document (``"all"`` for every signed-in
+    user); a search restricted to some tokens returns documents carrying any of them.
+    ``version`` is a digest of the indexed content, used to find stale entries.
+    """
+
+    doc_id: str
+    type: str
+    record_id: int
+    title: str
+    summary: str
+    body: str
+    url: str
+    published_at: datetime
+    version: str
+    tags: tuple[str, ...] = ()
+    industry_codes: tuple[str, ...] = ()
+    industry_names: tuple[str, ...] = ()
+    acl: tuple[str, ...] = ("all",)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result of a search, with a snippet of HTML-escaped text and ``<mark>``."""
+
+    doc_id: str
+    type: str
+    record_id: int
+    title: str
+    url: str
+    snippet: str
+    score: float
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results and the total number of matching documents."""
+
+    total: int
+    page: int
+    per_page: int
+    hits: list[SearchHit] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
