@@ -35,9 +35,10 @@ class Config:
     KB_LOGIN_MAX_FAILURES_ACCOUNT = 5
     KB_LOGIN_MAX_FAILURES_ADDRESS = 20
     KB_LOGIN_WINDOW_SECONDS = 15 * 60
-    # Apply the search outbox after each request that wrote to it.
-    KB_SEARCH_APPLY_AFTER_COMMIT = True
-    KB_SEARCH_SYNC_ON_START = True
+    # Apply the search outbox in a background thread of each web process, so
+    # requests never wait for an index commit. When False, every commit that
+    # wrote to the outbox applies it before returning (tests, CLI).
+    KB_SEARCH_BACKGROUND = True
 
 
 class DevelopmentConfig(Config):
@@ -47,7 +48,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     ENV = "testing"
     TESTING = True
-    KB_SEARCH_SYNC_ON_START = False
+    KB_SEARCH_BACKGROUND = False
 
 
 CONFIGS = {
@@ -58,7 +59,7 @@ CONFIGS = {
 
 
 def build_config(overrides: dict | None = None) -> dict:
-    """Return the settings for one application: class defaults, environment, overrides."""
+    """Return the settings: class defaults, then environment, then ``overrides``."""
     overrides = dict(overrides or {})
     env_name = overrides.pop("ENV", None) or os.environ.get("KB_ENV", "production")
     if env_name not in CONFIGS:

@@ -90,7 +90,9 @@ def error_response(status: int, code: str, message: str):
         response.status_code = status
         return response
     title = _(ERROR_TITLES.get(status, "出错了"))
-    html = render_template("errors/error.html", status=status, title=title, message=message)
+    html = render_template(
+        "errors/error.html", status=status, title=title, message=message
+    )
     return html, status
 
 

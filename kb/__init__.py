@@ -1,0 +1,85 @@
+"""kb: the bank's industry knowledge base and market-intelligence forum."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from kb.config import build_config
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application: settings, extensions, search, blueprints, errors."""
+    settings = build_config(config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from kb import logs
+
+    logs.configure(app)
+    _init_extensions(app)
+    _init_search(app)
+    _register_blueprints(app)
+
+    from kb.errors import register_error_handlers
+    from kb.web import register_web_hooks
+
+    register_error_handlers(app)
+    register_web_hooks(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from kb.auth.services import load_user_from_id
+    from kb.extensions import babel, csrf, db, login_manager, migrate
+    from kb.i18n import select_locale, select_timezone
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app, locale_selector=select_locale, timezone_selector=select_timezone
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_user_from_id)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from kb.dbutil import tune_sqlite
+
+        with app.app_context():
+            tune_sqlite(db.engine)
+
+
+def _init_search(app: Flask) -> None:
+    from kb.search.service import init_search
+
+    init_search(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from kb.api.views import bp as api_bp
+    from kb.articles.views import bp as articles_bp
+    from kb.auth.views import bp as auth_bp
+    from kb.main.views import bp as main_bp
+    from kb.search.views import bp as search_bp
+    from kb.users.views import bp as users_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(articles_bp, url_prefix="/briefs")
+    app.register_blueprint(search_bp, url_prefix="/search")
+    app.register_blueprint(users_bp, url_prefix="/admin/users")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")

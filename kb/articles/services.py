@@ -1,0 +1,264 @@
+"""Briefs: validation, creation, editing with revisions, and comparisons."""
+
+import difflib
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb.articles.models import Article, ArticleRevision
+from kb.articles.rendering import render_markdown
+from kb.auth.models import User
+from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.taxonomy.models import Industry, Tag
+from kb.taxonomy.tags import normalize_tag, validate_tag
+from kb.timeutil import local_date_to_utc, to_utc_naive, utcnow
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX = 200
+SUMMARY_MAX = 2000
+SOURCE_MAX = 200
+URL_MAX = 500
+URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+@dataclass
+class ArticleInput:
+    """Everything a person or an import supplies for a brief."""
+
+    title: str
+    body_md: str
+    summary: str = ""
+    industry_codes: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    published_at: datetime | date | None = None
+    source: str = ""
+    source_url: str = ""
+    category: str = ""
+    author_name: str = ""
+
+
+class ArticleErrors(ValidationError):
+    """Raised with every invalid field at once; ``errors`` maps field to message."""
+
+    def __init__(self, errors: dict[str, str]):
+        first = next(iter(errors.values()))
+        super().__init__(first, field=next(iter(errors)))
+        self.errors = errors
+
+
+def validate(session: Session, data: ArticleInput, body_max: int) -> dict[str, str]:
+    """Return a message per invalid field; empty when ``data`` can be saved."""
+    errors: dict[str, str] = {}
+    title = data.title.strip()
+    if not title:
+        errors["title"] = "标题不能为空。"
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"标题最长 {TITLE_MAX} 个字符，当前 {len(title)} 个。"
+    if not data.body_md.strip():
+        errors["body_md"] = "正文不能为空。"
+    elif len(data.body_md) > body_max:
+        errors["body_md"] = (
+            f"正文最长 {body_max:,} 个字符，当前 {len(data.body_md):,} 个，"
+            "请删减后再提交。"
+        )
+    if len(data.summary) > SUMMARY_MAX:
+        errors["summary"] = (
+            f"摘要最长 {SUMMARY_MAX} 个字符，当前 {len(data.summary)} 个。"
+        )
+    if len(data.source) > SOURCE_MAX:
+        errors["source"] = f"来源最长 {SOURCE_MAX} 个字符。"
+    url = data.source_url.strip()
+    if url and (len(url) > URL_MAX or not URL_RE.match(url)):
+        errors["source_url"] = (
+            f"来源链接 {url[:80]!r} 无效：需以 http:// 或 https:// 开头。"
+        )
+    unknown = [
+        code for code in data.industry_codes if session.get(Industry, code) is None
+    ]
+    if unknown:
+        errors["industries"] = f"未知的行业代码：{'、'.join(unknown)}。"
+    for tag in data.tags:
+        problem = validate_tag(normalize_tag(tag))
+        if problem:
+            errors["tags"] = problem
+            break
+    return errors
+
+
+def _tags(session: Session, names: list[str]) -> list[Tag]:
+    tags, seen = [], set()
+    for raw in names:
+        name = normalize_tag(raw)
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        tag = session.scalar(select(Tag).where(Tag.name == name))
+        if tag is None:
+            tag = Tag(name=name)
+            session.add(tag)
+        tags.append(tag)
+    return tags
+
+
+def _published(value: datetime | date | None) -> datetime:
+    if value is None:
+        return utcnow()
+    if isinstance(value, datetime):
+        return to_utc_naive(value)
+    return local_date_to_utc(value)
+
+
+def _apply(session: Session, article: Article, data: ArticleInput) -> None:
+    article.title = data.title.strip()
+    article.summary = data.summary.strip()
+    article.body_md = data.body_md
+    article.body_html = render_markdown(data.body_md)
+    article.source = data.source.strip()
+    article.source_url = data.source_url.strip()
+    article.category = data.category.strip()
+    article.industries = [
+        session.get(Industry, code) for code in dict.fromkeys(data.industry_codes)
+    ]
+    article.tags = _tags(session, data.tags)
+    if data.published_at is not None or article.published_at is None:
+        article.published_at = _published(data.published_at)
+    if data.author_name:
+        article.author_name = data.author_name.strip()[:100]
+    article.updated_at = utcnow()
+
+
+def _snapshot(article: Article, number: int, editor: User | None) -> ArticleRevision:
+    return ArticleRevision(
+        number=number,
+        title=article.title,
+        summary=article.summary,
+        body_md=article.body_md,
+        tags_text="、".join(tag.name for tag in article.tags),
+        industries_text="、".join(industry.label for industry in article.industries),
+        published_at=article.published_at,
+        edited_by_id=editor.id if editor else None,
+        edited_by_name=editor.display_name if editor else "导入",
+    )
+
+
+def create_article(
+    session: Session,
+    data: ArticleInput,
+    author: User | None,
+    body_max: int,
+    import_key: str | None = None,
+) -> Article:
+    """Create a brief and its first revision; raise ArticleErrors for bad input."""
+    errors = validate(session, data, body_max)
+    if errors:
+        raise ArticleErrors(errors)
+    article = Article(author=author, import_key=import_key, revision_count=1)
+    _apply(session, article, data)
+    article.revisions.append(_snapshot(article, 1, author))
+    session.add(article)
+    session.flush()
+    logger.info("Created article %s", article.id)
+    return article
+
+
+def update_article(
+    session: Session,
+    article: Article,
+    data: ArticleInput,
+    editor: User | None,
+    body_max: int,
+) -> bool:
+    """Save an edit as a new revision; return False when nothing changed."""
+    errors = validate(session, data, body_max)
+    if errors:
+        raise ArticleErrors(errors)
+    before = _fingerprint(article)
+    _apply(session, article, data)
+    if _fingerprint(article) == before:
+        return False
+    article.revision_count += 1
+    article.revisions.append(_snapshot(article, article.revision_count, editor))
+    session.flush()
+    logger.info("Updated article %s to revision %s", article.id, article.revision_count)
+    return True
+
+
+def _fingerprint(article: Article) -> tuple:
+    return (
+        article.title,
+        article.summary,
+        article.body_md,
+        article.source,
+        article.source_url,
+        article.category,
+        article.published_at,
+        tuple(industry.code for industry in article.industries),
+        tuple(tag.name for tag in article.tags),
+    )
+
+
+def get_article(session: Session, article_id: int) -> Article:
+    article = session.get(Article, article_id)
+    if article is None:
+        raise NotFound(f"简报 {article_id} 不存在。")
+    return article
+
+
+def can_edit(user: User, article: Article) -> bool:
+    return user.is_admin or (
+        article.author_id is not None and article.author_id == user.id
+    )
+
+
+def require_edit(user: User, article: Article) -> None:
+    if not can_edit(user, article):
+        raise PermissionDenied("只有作者和管理员可以编辑这篇简报。")
+
+
+def get_revision(session: Session, article: Article, number: int) -> ArticleRevision:
+    revision = session.scalar(
+        select(ArticleRevision).where(
+            ArticleRevision.article_id == article.id, ArticleRevision.number == number
+        )
+    )
+    if revision is None:
+        raise NotFound(f"简报 {article.id} 没有第 {number} 版。")
+    return revision
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """The line-by-line difference of one field between two revisions."""
+
+    label: str
+    lines: list[tuple[str, str]]
+
+
+def diff_revisions(old: ArticleRevision, new: ArticleRevision) -> list[FieldDiff]:
+    """Compare two revisions field by field; lines are ("+"|"-"|" "|"@", text)."""
+    fields = (
+        ("标题", "title"),
+        ("摘要", "summary"),
+        ("行业", "industries_text"),
+        ("标签", "tags_text"),
+        ("正文", "body_md"),
+    )
+    result = []
+    for label, name in fields:
+        a = (getattr(old, name) or "").splitlines()
+        b = (getattr(new, name) or "").splitlines()
+        if a == b:
+            continue
+        lines = []
+        for line in difflib.unified_diff(a, b, lineterm="", n=2):
+            if line.startswith(("---", "+++")):
+                continue
+            kind = line[:1] if line[:1] in "+-@" else " "
+            lines.append((kind, line[1:] if kind != "@" else line))
+        result.append(FieldDiff(label, lines))
+    return result

@@ -1,0 +1,210 @@
+"""Pages for reading, writing and comparing briefs."""
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from kb.articles import services
+from kb.articles.forms import ArticleForm
+from kb.articles.models import Article
+from kb.errors import NotFound
+from kb.extensions import db
+from kb.taxonomy.models import Industry
+from kb.taxonomy.tags import parse_tags
+from kb.timeutil import to_local
+
+bp = Blueprint("articles", __name__)
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every brief page is for signed-in staff only."""
+
+
+def _industry_choices() -> list[tuple[str, str]]:
+    rows = db.session.scalars(select(Industry).order_by(Industry.code)).all()
+    sections = {row.code: row for row in rows if row.level == "section"}
+    choices = []
+    for row in rows:
+        if row.level == "division":
+            section = sections.get(row.section_code)
+            prefix = f"{section.code} {section.name} / " if section else ""
+            choices.append((row.code, f"{prefix}{row.code} {row.name}"))
+    return choices
+
+
+def _form_input(form: ArticleForm) -> tuple[services.ArticleInput, dict[str, str]]:
+    errors = {}
+    published = None
+    raw_date = (form.published_on.data or "").strip()
+    if raw_date:
+        try:
+            published = date.fromisoformat(raw_date)
+        except ValueError:
+            errors["published_on"] = _(
+                "日期 %(value)s 无效，请使用 YYYY-MM-DD 格式，例如 2024-06-30。",
+                value=raw_date[:40],
+            )
+    data = services.ArticleInput(
+        title=form.title.data or "",
+        body_md=form.body_md.data or "",
+        summary=form.summary.data or "",
+        industry_codes=[code for code in (form.industries.data or []) if code],
+        tags=parse_tags(form.tags.data or ""),
+        published_at=published,
+        source=form.source.data or "",
+        source_url=form.source_url.data or "",
+    )
+    return data, errors
+
+
+def _attach_errors(form: ArticleForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        getattr(form, name).errors = [*getattr(form, name).errors, message]
+
+
+def _save(form: ArticleForm, article: Article | None):
+    """Validate and save; return the article, or None with errors on the form."""
+    if not form.validate_on_submit():
+        return None
+    data, errors = _form_input(form)
+    body_max = current_app.config["KB_BODY_MAX_CHARS"]
+    errors.update(services.validate(db.session, data, body_max))
+    if errors:
+        _attach_errors(form, errors)
+        return None
+    if article is None:
+        article = services.create_article(db.session, data, current_user, body_max)
+    else:
+        changed = services.update_article(
+            db.session, article, data, current_user, body_max
+        )
+        if not changed:
+            flash(_("内容没有变化，未生成新版本。"), "info")
+    db.session.commit()
+    return article
+
+
+@bp.route("/")
+def index():
+    """List briefs, newest first, optionally for one industry or tag."""
+    page = request.args.get("page", 1, type=int) or 1
+    query = select(Article).order_by(Article.published_at.desc(), Article.id.desc())
+    industry = request.args.get("industry", "").strip()
+    if industry:
+        query = query.where(
+            Article.industries.any(
+                (Industry.code == industry) | (Industry.section_code == industry)
+            )
+        )
+    tag = request.args.get("tag", "").strip()
+    if tag:
+        from kb.taxonomy.models import Tag
+        from kb.taxonomy.tags import normalize_tag
+
+        query = query.where(Article.tags.any(Tag.name == normalize_tag(tag)))
+    pagination = db.paginate(
+        query,
+        page=max(page, 1),
+        per_page=current_app.config["KB_PER_PAGE"],
+        error_out=False,
+    )
+    return render_template(
+        "articles/index.html",
+        pagination=pagination,
+        industry=db.session.get(Industry, industry) if industry else None,
+        tag=tag,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():
+    """Write a new brief."""
+    form = ArticleForm()
+    form.industries.choices = _industry_choices()
+    article = _save(form, None)
+    if article is not None:
+        flash(_("简报已发布。"), "success")
+        return redirect(url_for("articles.show", article_id=article.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("articles/edit.html", form=form, article=None), status
+
+
+@bp.route("/<int:article_id>")
+def show(article_id: int):
+    """Read one brief."""
+    article = _get_or_404(article_id)
+    return render_template(
+        "articles/show.html",
+        article=article,
+        can_edit=services.can_edit(current_user, article),
+    )
+
+
+@bp.route("/<int:article_id>/edit", methods=["GET", "POST"])
+def edit(article_id: int):
+    """Edit a brief; the author and admins only."""
+    article = _get_or_404(article_id)
+    if not services.can_edit(current_user, article):
+        abort(403)
+    form = ArticleForm(obj=article if request.method == "GET" else None)
+    form.industries.choices = _industry_choices()
+    if request.method == "GET":
+        form.industries.data = [industry.code for industry in article.industries]
+        form.tags.data = "、".join(tag.name for tag in article.tags)
+        form.published_on.data = to_local(article.published_at).date().isoformat()
+    saved = _save(form, article)
+    if saved is not None:
+        flash(_("修改已保存。"), "success")
+        return redirect(url_for("articles.show", article_id=article.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("articles/edit.html", form=form, article=article), status
+
+
+@bp.route("/<int:article_id>/revisions")
+def revisions(article_id: int):
+    """List the saved versions of a brief."""
+    article = _get_or_404(article_id)
+    return render_template("articles/revisions.html", article=article)
+
+
+@bp.route("/<int:article_id>/diff")
+def diff(article_id: int):
+    """Show the difference between two versions (``from`` and ``to``)."""
+    article = _get_or_404(article_id)
+    newest = article.revision_count
+    old_number = request.args.get("from", max(newest - 1, 1), type=int)
+    new_number = request.args.get("to", newest, type=int)
+    try:
+        old = services.get_revision(db.session, article, old_number)
+        new = services.get_revision(db.session, article, new_number)
+    except NotFound:
+        abort(404)
+    changes = services.diff_revisions(old, new)
+    return render_template(
+        "articles/diff.html", article=article, old=old, new=new, changes=changes
+    )
+
+
+def _get_or_404(article_id: int) -> Article:
+    article = db.session.get(Article, article_id)
+    if article is None:
+        abort(404)
+    return article
+
+
+def article_count() -> int:
+    return db.session.scalar(select(func.count(Article.id))) or 0

@@ -1,0 +1,199 @@
+"""Accounts: password hashing, sign-in throttling, user and token management."""
+
+import logging
+import re
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from kb.auth.models import ROLES, ApiToken, Department, LoginFailure, User
+from kb.errors import Conflict, NotFound, RateLimited, ValidationError
+from kb.extensions import db
+from kb.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both cases cost the same.
+_DUMMY_HASH = _hasher.hash("kb-dummy-password")
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    try:
+        ok = _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return ok and user is not None
+
+
+def load_user_from_id(login_id: str) -> User | None:
+    """Load the user of a session or remember-me id ``"<user id>:<epoch>"``."""
+    user_id, _, epoch = login_id.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_epoch != int(epoch) or not user.active:
+        return None
+    return user
+
+
+def check_login_allowed(session: Session, username: str, address: str, config) -> None:
+    """Raise RateLimited while the account or the address has too many failures."""
+    window = timedelta(seconds=config["KB_LOGIN_WINDOW_SECONDS"])
+    since = utcnow() - window
+    limits = (
+        (
+            LoginFailure.username,
+            username.lower(),
+            config["KB_LOGIN_MAX_FAILURES_ACCOUNT"],
+        ),
+        (LoginFailure.address, address, config["KB_LOGIN_MAX_FAILURES_ADDRESS"]),
+    )
+    for column, value, limit in limits:
+        count, oldest = session.execute(
+            select(func.count(), func.min(LoginFailure.created_at)).where(
+                column == value, LoginFailure.created_at >= since
+            )
+        ).one()
+        if count >= limit:
+            wait = int((oldest + window - utcnow()).total_seconds()) + 1
+            minutes = max(1, -(-wait // 60))
+            raise RateLimited(
+                f"登录失败次数过多，请在 {minutes} 分钟后再试。", retry_after=wait
+            )
+
+
+def authenticate(
+    session: Session, username: str, password: str, address: str, config
+) -> User:
+    """Return the user for valid credentials; record and raise on failure.
+
+    Raises RateLimited before checking the password when the account or the
+    client address has failed too often, and ValidationError for bad credentials.
+    """
+    username = username.strip()
+    check_login_allowed(session, username, address, config)
+    user = session.scalar(
+        select(User).where(func.lower(User.username) == username.lower())
+    )
+    if not verify_password(user, password) or not user.active:
+        session.add(LoginFailure(username=username.lower()[:64], address=address[:64]))
+        logger.info("Failed sign-in for account %r from %s", username[:64], address)
+        raise ValidationError("用户名或密码不正确。", field="password")
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.username == username.lower())
+    )
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Tell whether ``target`` is a path on this site, whatever its spelling."""
+    if not target:
+        return False
+    if any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
+        return False
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def get_or_create_department(session: Session, name: str) -> Department:
+    name = name.strip()
+    if not name:
+        raise ValidationError("部门不能为空。", field="department")
+    department = session.scalar(select(Department).where(Department.name == name))
+    if department is None:
+        department = Department(name=name)
+        session.add(department)
+        session.flush()
+    return department
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    department: str,
+    display_name: str | None = None,
+) -> User:
+    """Create an account; raise ValidationError or Conflict naming the field."""
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise ValidationError(
+            f"用户名 {username!r} 无效：需为 2–64 位字母、数字、点、横线或下划线。",
+            field="username",
+        )
+    if role not in ROLES:
+        raise ValidationError(
+            f"角色 {role!r} 无效，可选：{', '.join(ROLES)}。", field="role"
+        )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。", field="password"
+        )
+    taken = session.scalar(
+        select(User.id).where(func.lower(User.username) == username.lower())
+    )
+    if taken is not None:
+        raise Conflict(f"用户名 {username} 已被使用。", field="username")
+    user = User(
+        username=username,
+        display_name=(display_name or "").strip() or username,
+        password_hash=hash_password(password),
+        role=role,
+        department=get_or_create_department(session, department),
+    )
+    session.add(user)
+    session.flush()
+    logger.info("Created user %s with role %s", user.id, role)
+    return user
+
+
+def get_user_by_name(session: Session, username: str) -> User:
+    user = session.scalar(
+        select(User).where(func.lower(User.username) == username.lower())
+    )
+    if user is None:
+        raise NotFound(f"用户 {username} 不存在。", field="username")
+    return user
+
+
+def create_token(session: Session, user: User, name: str) -> str:
+    """Create an API token for ``user`` and return it; only its digest is stored."""
+    token = ApiToken.generate()
+    session.add(
+        ApiToken(user=user, name=name or "api", token_hash=ApiToken.digest(token))
+    )
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    record = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(token))
+    )
+    if record is None or not record.user.active:
+        return None
+    record.last_used_at = utcnow()
+    return record.user
+
+
+def sign_out_everywhere(user: User) -> None:
+    """Invalidate every session and remember-me cookie of ``user``."""
+    user.session_epoch += 1

@@ -1,0 +1,93 @@
+"""Sign-in, sign-out and the language switch."""
+
+import secrets
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from kb.auth import services
+from kb.auth.forms import LoginForm
+from kb.errors import RateLimited, ValidationError
+from kb.extensions import db
+
+bp = Blueprint("auth", __name__)
+
+
+def _next_target(raw: str | None) -> str:
+    return raw if services.is_safe_next(raw) else url_for("main.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the sign-in form and sign the user in."""
+    if current_user.is_authenticated:
+        return redirect(_next_target(request.args.get("next")))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(
+                db.session,
+                form.username.data,
+                form.password.data,
+                request.remote_addr or "unknown",
+                current_app.config,
+            )
+        except RateLimited as error:
+            db.session.commit()
+            form.password.errors.append(error.message)
+            status = 429
+        except ValidationError as error:
+            db.session.commit()
+            form.password.errors.append(_(error.message))
+            status = 400
+        else:
+            locale = session.get("locale")
+            session.clear()
+            session["sid"] = secrets.token_urlsafe(16)
+            if locale:
+                session["locale"] = locale
+            login_user(user, remember=form.remember.data)
+            db.session.commit()
+            return redirect(_next_target(form.next.data))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out here and invalidate remember-me cookies everywhere."""
+    services.sign_out_everywhere(current_user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("已退出登录。"), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Switch the interface language for this user or browser session."""
+    locale = request.form.get("locale", "")
+    if locale not in current_app.config["LANGUAGES"]:
+        flash(_("不支持该语言：%(locale)s", locale=locale), "warning")
+    else:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            current_user.locale = locale
+            db.session.commit()
+    return redirect(_next_target(request.form.get("next")))

@@ -1,0 +1,212 @@
+"""The ``kb`` command line: a Flask CLI group with the project's commands."""
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from kb import create_app
+from kb.extensions import db
+
+
+def _create_app():
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main():
+    """Industry knowledge base and market-intelligence forum."""
+
+
+# -- users and tokens --------------------------------------------------------
+
+
+@main.group()
+def users():
+    """Manage accounts."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["staff", "expert", "admin"]),
+    default="staff",
+    show_default=True,
+)
+@click.option("--department", required=True, help="Department name; created if new.")
+@click.option(
+    "--display-name", default=None, help="Name shown on pages; defaults to NAME."
+)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input."
+)
+@with_appcontext
+def create_user(name, role, department, display_name, password_stdin):
+    """Create the account NAME."""
+    from kb.auth.services import create_user as create
+    from kb.errors import KbError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create(db.session, name, password, role, department, display_name)
+    except KbError as error:
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"Created user {user.username} ({role}, {user.department.name}).")
+
+
+@main.group()
+def tokens():
+    """Manage API tokens."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option(
+    "--label", default="cli", show_default=True, help="What the token is for."
+)
+@with_appcontext
+def create_token(name, label):
+    """Create an API token for the account NAME; the token is the last line."""
+    from kb.auth.services import create_token as create
+    from kb.auth.services import get_user_by_name
+    from kb.errors import KbError
+
+    try:
+        user = get_user_by_name(db.session, name)
+    except KbError as error:
+        raise click.ClickException(error.message) from None
+    token = create(db.session, user, label)
+    db.session.commit()
+    click.echo(
+        f"Token for {user.username} (shown once; send it as Authorization: Bearer):"
+    )
+    click.echo(token)
+
+
+# -- demo data and import ----------------------------------------------------
+
+
+@main.group()
+def demo():
+    """Demo data."""
+
+
+@demo.command("load")
+@with_appcontext
+def demo_load():
+    """Load demo departments, users and briefs; safe to run again."""
+    from kb.demo import load_demo
+
+    summary = load_demo(db.session, current_app.config["KB_BODY_MAX_CHARS"])
+    db.session.commit()
+    click.echo(summary)
+
+
+@main.group("import")
+def import_group():
+    """Import content from files."""
+
+
+@import_group.command("markdown")
+@click.argument(
+    "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@with_appcontext
+def import_markdown(directory: Path):
+    """Import every *.md below DIRECTORY as a brief (created or updated)."""
+    from kb.articles.importer import find_markdown_files, import_file
+    from kb.search.service import get_indexer
+
+    root = directory.resolve()
+    files = find_markdown_files(root)
+    body_max = current_app.config["KB_BODY_MAX_CHARS"]
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    show_progress = sys.stderr.isatty()
+    indexer = get_indexer()
+    with indexer.deferred():
+        for number, path in enumerate(files, start=1):
+            if show_progress:
+                click.echo(
+                    f"\r[{number}/{len(files)}] {path.name[:60]:<60}",
+                    nl=False,
+                    err=True,
+                )
+            outcome = import_file(db.session, path, root, body_max)
+            if outcome.status in ("created", "updated"):
+                db.session.commit()
+            else:
+                db.session.rollback()
+            counts[outcome.status] += 1
+            line = f"{outcome.status:<9} {outcome.path}"
+            if outcome.article_id:
+                line += f" -> brief {outcome.article_id}"
+            if outcome.reason:
+                line += f": {outcome.reason}"
+            if show_progress:
+                click.echo("\r" + " " * 72 + "\r", nl=False, err=True)
+            click.echo(line, err=outcome.status == "rejected")
+    indexer.apply_pending()
+    click.echo(
+        "{} files: {created} created, {updated} updated, {unchanged} unchanged, "
+        "{rejected} rejected.".format(len(files), **counts)
+    )
+    if counts["rejected"]:
+        sys.exit(1)
+
+
+# -- search ------------------------------------------------------------------
+
+
+@main.group()
+def search():
+    """Maintain the search index."""
+
+
+@search.command("reindex")
+@with_appcontext
+def search_reindex():
+    """Rebuild the index from the database."""
+    from kb.search.service import get_indexer
+
+    count = get_indexer().reindex()
+    click.echo(f"Indexed {count} documents.")
+
+
+@search.command("sync")
+@with_appcontext
+def search_sync():
+    """Apply index changes that were committed but not yet indexed."""
+    from kb.search.service import get_indexer
+
+    count = get_indexer().apply_pending()
+    click.echo(f"Applied {count} pending changes.")
+
+
+@search.command("check")
+@with_appcontext
+def search_check():
+    """List documents missing from or stale in the index; exit 1 if any."""
+    from kb.search.service import get_indexer
+
+    report = get_indexer().check()
+    for label, ids in (
+        ("missing", report.missing),
+        ("stale", report.stale),
+        ("extra", report.extra),
+    ):
+        for doc_id in ids:
+            click.echo(f"{label:<8} {doc_id}")
+    if not report.clean:
+        click.echo(
+            f"Index differs: {len(report.missing)} missing, {len(report.stale)} stale, "
+            f"{len(report.extra)} extra. Run `kb search sync` or `kb search reindex`."
+        )
+        sys.exit(1)
+    click.echo("Index matches the database.")

@@ -1,0 +1,24 @@
+"""Database engine settings."""
+
+import sqlite3
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+# How long a writer waits for another writer's lock before SQLite reports
+# "database is locked", in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """Enable WAL, foreign keys and a busy timeout on every new SQLite connection."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, connection_record):
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            return
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()

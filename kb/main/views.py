@@ -1,0 +1,33 @@
+"""The home page."""
+
+from flask import Blueprint, render_template
+from flask_login import login_required
+from sqlalchemy import func, select
+
+from kb.articles.models import Article, article_industry
+from kb.extensions import db
+from kb.taxonomy.models import Industry
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+@login_required
+def index():
+    """Show the newest briefs and the industries that have briefs."""
+    latest = db.session.scalars(
+        select(Article)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(10)
+    ).all()
+    industries = db.session.execute(
+        select(Industry, func.count(article_industry.c.article_id))
+        .join(article_industry, article_industry.c.industry_code == Industry.code)
+        .group_by(Industry.code)
+        .order_by(func.count(article_industry.c.article_id).desc(), Industry.code)
+        .limit(24)
+    ).all()
+    total = db.session.scalar(select(func.count(Article.id)))
+    return render_template(
+        "main/index.html", latest=latest, industries=industries, total=total
+    )

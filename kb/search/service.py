@@ -1,0 +1,130 @@
+"""The application's search: engine set-up, outbox wiring and validated queries."""
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, current_app, has_app_context, has_request_context
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.errors import ValidationError
+from kb.extensions import db
+from kb.search import outbox
+from kb.search.analysis import load_dictionary
+from kb.search.documents import SearchPage
+from kb.search.engine import SearchEngine
+from kb.search.indexer import Indexer
+from kb.search.registry import register
+
+logger = logging.getLogger(__name__)
+
+SORTS = ("relevance", "date")
+MAX_PER_PAGE = 100
+MAX_PAGE = 500
+MAX_QUERY_CHARS = 1000
+
+_outbox_installed = False
+
+
+def init_search(app: Flask) -> None:
+    """Load jieba, open this host's index and apply outbox entries after commits."""
+    global _outbox_installed
+    from kb.articles.search import ARTICLE_SOURCE
+
+    register(ARTICLE_SOURCE)
+    load_dictionary(app.config["KB_JIEBA_CACHE"])
+    engine = SearchEngine(app.config["KB_INDEX_DIR"], app.config["KB_JIEBA_CACHE"])
+    with app.app_context():
+        factory = sessionmaker(bind=db.engine)
+    indexer = Indexer(engine, app.config["KB_INDEX_DIR"], factory)
+    app.extensions["kb_indexer"] = indexer
+    if not _outbox_installed:
+        outbox.install(Session, _on_outbox_commit)
+        _outbox_installed = True
+
+    @app.before_request
+    def start_indexer_thread():
+        if app.config["KB_SEARCH_BACKGROUND"] and indexer._thread is None:
+            indexer.start_background()
+            # Apply what an earlier process committed but did not index.
+            indexer.notify()
+
+
+def get_indexer(app: Flask | None = None) -> Indexer:
+    return (app or current_app).extensions["kb_indexer"]
+
+
+def _on_outbox_commit() -> None:
+    if not has_app_context():
+        return
+    indexer = get_indexer()
+    if indexer.is_deferred:
+        return
+    if current_app.config["KB_SEARCH_BACKGROUND"] and has_request_context():
+        indexer.start_background()
+        indexer.notify()
+    else:
+        indexer.apply_pending()
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Validated search parameters."""
+
+    q: str
+    industry: str | None = None
+    tag: str | None = None
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+
+
+def parse_query(args, default_per_page: int = 20) -> SearchQuery:
+    """Validate request arguments; raise ValidationError naming the bad parameter."""
+    q = (args.get("q") or "")[:MAX_QUERY_CHARS]
+    sort = args.get("sort") or "relevance"
+    if sort not in SORTS:
+        raise ValidationError(
+            f"sort={sort!r} is invalid; use relevance or date.", field="sort"
+        )
+    page = _positive_int(args, "page", 1, MAX_PAGE)
+    per_page = _positive_int(args, "per_page", default_per_page, MAX_PER_PAGE)
+    industry = (args.get("industry") or "").strip() or None
+    tag = (args.get("tag") or "").strip() or None
+    if tag:
+        from kb.taxonomy.tags import normalize_tag
+
+        tag = normalize_tag(tag)
+    return SearchQuery(q, industry, tag, sort, page, per_page)
+
+
+def _positive_int(args, name: str, default: int, maximum: int) -> int:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"{name}={raw!r} is invalid; use a whole number from 1 to {maximum}.",
+            field=name,
+        ) from None
+    if not 1 <= value <= maximum:
+        raise ValidationError(
+            f"{name}={value} is out of range; use a number from 1 to {maximum}.",
+            field=name,
+        )
+    return value
+
+
+def run_search(query: SearchQuery, acl: list[str] | None = None) -> SearchPage:
+    """Run a validated query against this host's index."""
+    engine = get_indexer().engine
+    return engine.search(
+        query.q,
+        industry=query.industry,
+        tag=query.tag,
+        acl=acl,
+        sort=query.sort,
+        page=query.page,
+        per_page=query.per_page,
+    )

@@ -1,0 +1,39 @@
+"""The search page."""
+
+from flask import Blueprint, render_template, request
+from flask_login import login_required
+from sqlalchemy import select
+
+from kb.errors import ValidationError
+from kb.extensions import db
+from kb.search.service import SearchQuery, parse_query, run_search
+from kb.taxonomy.models import Industry
+
+bp = Blueprint("search", __name__)
+
+
+@bp.route("/")
+@login_required
+def search():
+    """Search briefs; bad parameters are reported on the page, never as a 500."""
+    error = None
+    try:
+        query = parse_query(request.args)
+    except ValidationError as exc:
+        error = exc.message
+        query = SearchQuery(q=(request.args.get("q") or "")[:1000])
+    results = run_search(query) if query.q.strip() else None
+    industries = db.session.scalars(
+        select(Industry).where(Industry.level == "division").order_by(Industry.code)
+    ).all()
+    status = 400 if error else 200
+    return (
+        render_template(
+            "search/results.html",
+            query=query,
+            results=results,
+            error=error,
+            industries=industries,
+        ),
+        status,
+    )

@@ -1,0 +1,17 @@
+"""The account creation form for administrators."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+
+from kb.auth.models import ROLES
+
+
+class UserForm(FlaskForm):
+    """Fields are checked by the accounts service, shared with the CLI."""
+
+    username = StringField(_l("用户名"))
+    display_name = StringField(_l("姓名"))
+    department = StringField(_l("部门"))
+    role = SelectField(_l("角色"), choices=[(role, role) for role in ROLES])
+    password = PasswordField(_l("初始密码"), description=_l("至少 10 个字符"))

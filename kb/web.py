@@ -1,0 +1,31 @@
+"""Response headers, template helpers and per-request hooks."""
+
+from flask import Flask, request
+from flask_babel import get_locale
+
+from kb.i18n import local_date, local_datetime
+
+
+def register_web_hooks(app: Flask) -> None:
+    """Install security headers and the helpers every template uses."""
+    app.add_template_filter(local_datetime, "datetime")
+    app.add_template_filter(local_date, "date")
+
+    @app.context_processor
+    def inject_globals():
+        return {"current_locale": str(get_locale())}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
+            "script-src 'self'; object-src 'none'; base-uri 'self'; "
+            "frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,184 @@
+"""The kb command line: users, tokens, demo data, import and index upkeep."""
+
+from pathlib import Path
+
+from kb.articles.models import Article
+from kb.auth.models import User
+from kb.extensions import db
+
+
+def test_users_create_reads_password_from_stdin(runner, app):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "liwen",
+            "--role",
+            "expert",
+            "--department",
+            "风险管理部",
+            "--password-stdin",
+        ],
+        input="a-long-password\n",
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.username == "liwen"))
+        assert user.role == "expert"
+        assert user.department.name == "风险管理部"
+
+
+def test_users_create_reports_bad_role(runner):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "x1",
+            "--role",
+            "root",
+            "--department",
+            "d",
+            "--password-stdin",
+        ],
+        input="a-long-password\n",
+    )
+    assert result.exit_code != 0
+    assert "root" in result.output
+
+
+def test_users_create_reports_short_password(runner):
+    result = runner.invoke(
+        args=["users", "create", "liwen", "--department", "d", "--password-stdin"],
+        input="short\n",
+    )
+    assert result.exit_code == 1
+    assert "密码至少需要" in result.output
+
+
+def test_tokens_create_prints_token_last(runner, make_user, client):
+    make_user("manager")
+    result = runner.invoke(args=["tokens", "create", "manager"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    response = client.get(
+        "/api/v1/search?q=LPR", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+
+
+def test_tokens_create_unknown_user(runner):
+    result = runner.invoke(args=["tokens", "create", "nobody"])
+    assert result.exit_code == 1
+    assert "nobody" in result.output
+
+
+def test_demo_load_twice_is_idempotent(runner, app):
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert "Password" in first.output
+    second = runner.invoke(args=["demo", "load"])
+    assert "0 accounts and 0 briefs" in second.output
+    with app.app_context():
+        count = db.session.scalar(db.select(db.func.count(Article.id)))
+    assert count >= 12
+
+
+def write(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+GOOD = """---
+title: "光伏组件价格周报"
+publishedAt: "2025-06-04T00:00:00+08:00"
+summary:
+  - "组件价格企稳。"
+tags: [光伏, 储能]
+industries: ["38", "电力、热力生产和供应业"]
+source: 研究部
+sourceUrl: https://example.com/pv
+---
+## 价格
+
+组件均价环比持平，**HVDC** 项目招标增加。
+"""
+
+
+def make_tree(root: Path) -> None:
+    write(root / "a" / "good.md", GOOD)
+    write(root / "b" / "with-id.md", GOOD.replace("---\ntitle", "---\nid: pv-2\ntitle"))
+    write(root / "bad-yaml.md", "---\ntitle: [unclosed\n---\nbody\n")
+    write(root / "no-title.md", "---\nsummary: x\n---\nbody\n")
+    write(root / "gbk.md", "---\ntitle: 标题\n---\n正文".encode("gbk"))
+    write(root / "bad-date.md", "---\ntitle: t\npublishedAt: yesterday\n---\nbody\n")
+    write(root / "notes.txt", "ignored")
+
+
+def test_import_reports_each_file_and_fails_on_rejects(runner, app, tmp_path):
+    root = tmp_path / "reports"
+    make_tree(root)
+    result = runner.invoke(args=["import", "markdown", str(root)])
+    assert result.exit_code == 1
+    output = result.output
+    assert "created   a/good.md" in output
+    assert "created   b/with-id.md" in output
+    assert "rejected  bad-yaml.md: malformed YAML" in output
+    assert "rejected  no-title.md: title is missing" in output
+    assert "rejected  gbk.md: not valid UTF-8" in output
+    assert "rejected  bad-date.md: publishedAt/date 'yesterday'" in output
+    assert "6 files: 2 created, 0 updated, 0 unchanged, 4 rejected." in output
+    with app.app_context():
+        articles = db.session.scalars(db.select(Article)).all()
+        assert sorted(a.import_key for a in articles) == ["a/good.md", "pv-2"]
+        assert {i.code for i in articles[0].industries} == {"38", "44"}
+
+
+def test_import_again_updates_not_duplicates(runner, app, tmp_path):
+    root = tmp_path / "reports"
+    write(root / "good.md", GOOD)
+    assert runner.invoke(args=["import", "markdown", str(root)]).exit_code == 0
+    again = runner.invoke(args=["import", "markdown", str(root)])
+    assert "unchanged good.md" in again.output
+    write(root / "good.md", GOOD.replace("企稳", "回落"))
+    third = runner.invoke(args=["import", "markdown", str(root)])
+    assert third.exit_code == 0
+    assert "updated   good.md" in third.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Article.id))) == 1
+        assert db.session.scalar(db.select(Article.revision_count)) == 2
+
+
+def test_search_check_sync_and_reindex(runner, app, tmp_path):
+    root = tmp_path / "reports"
+    write(root / "good.md", GOOD)
+    runner.invoke(args=["import", "markdown", str(root)])
+    assert runner.invoke(args=["search", "check"]).exit_code == 0
+
+    indexer = app.extensions["kb_indexer"]
+    indexer.engine.clear()
+    broken = runner.invoke(args=["search", "check"])
+    assert broken.exit_code == 1
+    assert "missing  article:1" in broken.output
+
+    assert runner.invoke(args=["search", "reindex"]).exit_code == 0
+    assert runner.invoke(args=["search", "check"]).exit_code == 0
+
+
+def test_outbox_backlog_applied_by_sync(runner, app):
+    from kb.articles.services import ArticleInput, create_article
+
+    indexer = app.extensions["kb_indexer"]
+    with app.app_context(), indexer.deferred():
+        # The commit lands but the process stops before the index update.
+        data = ArticleInput(title="续贷政策解读", body_md="到期续贷安排。")
+        create_article(db.session, data, None, 1000)
+        db.session.commit()
+    check = runner.invoke(args=["search", "check"])
+    assert check.exit_code == 1
+    assert "missing  article:1" in check.output
+    synced = runner.invoke(args=["search", "sync"])
+    assert "Applied 1 pending changes." in synced.output
+    assert runner.invoke(args=["search", "check"]).exit_code == 0
