@@ -1,0 +1,296 @@
+"""Markdown rendering, HTML sanitising and plain-text extraction for articles.
+
+``render_markdown`` runs at write time and its output is stored and served as
+is, so everything a browser could execute is removed here.
+"""
+
+import logging
+import re
+from functools import partial
+from html import unescape
+from html.parser import HTMLParser
+
+import bleach
+import markdown
+from bleach.html5lib_shim import Filter
+from bleach.linkifier import LinkifyFilter
+from markdown.extensions.toc import slugify_unicode
+
+logger = logging.getLogger(__name__)
+
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+ALLOWED_TAGS = _HEADING_TAGS | {
+    "p", "br", "hr", "strong", "b", "em", "i", "u", "s", "del", "blockquote",
+    "code", "pre", "ul", "ol", "li", "dl", "dt", "dd",
+    "table", "thead", "tbody", "tr", "th", "td",
+    "a", "img", "sup", "sub", "span", "div",
+}  # fmt: skip
+
+# Elements removed together with their content. The parser must receive them as
+# allowed tags, because bleach's tokenizer deletes a tag outside that list and
+# parses what follows as text, so the body of a <script> would show on the page.
+_DROPPED_ELEMENTS = frozenset({
+    "script", "style", "template", "iframe", "object", "embed", "applet",
+    "noembed", "noframes", "svg", "math",
+})  # fmt: skip
+
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+
+_ANY_VALUE = re.compile(r".*", re.DOTALL)
+_NUMBER = re.compile(r"\d{1,5}")
+_ALIGNMENT = re.compile(r"left|center|right")
+# Values produced by the ``toc`` extension with ``slugify_unicode``, which keeps
+# Han characters, plus the ``_1`` suffixes it adds to repeated headings.
+# NOTE: ids are not prefixed, so a heading can take an id such as "config" that
+# page scripts might read as a global (DOM clobbering). Scripts must not rely
+# on window globals named like headings.
+_ANCHOR_ID = re.compile(r"[\w-]{1,200}")
+_CODE_LANGUAGE_CLASS = re.compile(r"language-[\w+#.-]{1,40}")
+
+# Allowed attributes per tag and the pattern their whole value must match.
+# href and src must also have no scheme or one in ALLOWED_PROTOCOLS.
+_ATTRIBUTE_PATTERNS: dict[str, dict[str, re.Pattern[str]]] = {
+    "a": {"href": _ANY_VALUE, "title": _ANY_VALUE},
+    "img": {
+        "src": _ANY_VALUE,
+        "alt": _ANY_VALUE,
+        "title": _ANY_VALUE,
+        "width": _NUMBER,
+        "height": _NUMBER,
+    },
+    "ol": {"start": _NUMBER},
+    "th": {"align": _ALIGNMENT, "colspan": _NUMBER, "rowspan": _NUMBER},
+    "td": {"align": _ALIGNMENT, "colspan": _NUMBER, "rowspan": _NUMBER},
+    "code": {"class": _CODE_LANGUAGE_CLASS},
+    **{tag: {"id": _ANCHOR_ID} for tag in _HEADING_TAGS},
+}
+
+EXTERNAL_LINK_REL = "noopener noreferrer nofollow"
+
+# Characters that end a bare URL. Besides the ASCII characters that RFC 3986
+# does not allow unescaped, these are Chinese punctuation and Han characters,
+# because Chinese authors write a URL straight into a sentence without spaces.
+# In "详见https://example.com/a，然后" the link ends before "，".
+_URL_STOP_CHARS = (
+    r"\s<>\"'`{}|\\^"
+    "\u2014\u2018-\u201f\u2026"  # em dash, curly quotes, ellipsis
+    "\u3000-\u303f"  # CJK symbols and punctuation: 、。《》「」『』【】〔〕
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han characters
+    "\uff00-\uffef"  # full-width forms: ，！？：；（）［］
+)
+# A bare URL starts with a scheme or "www." that is not glued to ASCII letters
+# or digits. _ChineseTextLinkifyFilter trims trailing punctuation off a match.
+# NOTE: a URL with a Chinese domain name such as "https://银行.中国" is not
+# linkified, because the host must start with an ASCII letter or digit.
+_BARE_URL_RE = re.compile(
+    rf"(?<![A-Za-z0-9+.-])(?:https?://|www\.)[A-Za-z0-9][^{_URL_STOP_CHARS}]*",
+    re.IGNORECASE,
+)
+_URL_TRAILING_PUNCTUATION = ".,;:!?"
+
+_URL_IGNORED_CHARS_RE = re.compile(r"[`\x00-\x20\x7f-\xa0\s]+")
+_URL_SCHEME_RE = re.compile(r"([a-z][a-z0-9+.-]*):")
+_URL_ATTRIBUTES = frozenset({"href", "src"})
+
+_MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "nl2br", "sane_lists"]
+_MARKDOWN_EXTENSION_CONFIGS = {
+    "tables": {"use_align_attribute": True},
+    "toc": {"slugify": slugify_unicode},
+}
+
+
+def render_markdown(source: str) -> str:
+    """Render Markdown with embedded raw HTML to sanitised HTML.
+
+    Only the tags in ``ALLOWED_TAGS`` and the attributes in
+    ``_ATTRIBUTE_PATTERNS`` survive. Other tags are stripped and their text
+    kept, except ``_DROPPED_ELEMENTS``, which go with their content. Links get
+    ``rel="noopener noreferrer nofollow"`` when they leave the site, and bare
+    URLs in text become links.
+    """
+    # Markdown and bleach's Cleaner keep parser state, so each call builds its
+    # own instances and concurrent requests never share one.
+    converter = markdown.Markdown(
+        extensions=_MARKDOWN_EXTENSIONS,
+        extension_configs=_MARKDOWN_EXTENSION_CONFIGS,
+        output_format="html",
+    )
+    return _build_cleaner().clean(converter.convert(source))
+
+
+def html_to_text(html: str) -> str:
+    """Extract the visible text of HTML for the search index and summaries.
+
+    Entities are decoded, script and style content is skipped, each block
+    element starts a new line and other whitespace collapses to single spaces
+    inside a line. Inline elements add no space, so "<b>中</b>文" gives "中文".
+    Empty lines are removed.
+    """
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return extractor.text()
+
+
+def _build_cleaner() -> bleach.Cleaner:
+    linkify = partial(
+        _ChineseTextLinkifyFilter,
+        callbacks=[_set_link_rel],
+        skip_tags={"pre", "code"},
+        parse_email=False,
+        url_re=_BARE_URL_RE,
+    )
+    return bleach.Cleaner(
+        tags=ALLOWED_TAGS | _DROPPED_ELEMENTS,
+        attributes=_is_allowed_attribute,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=True,
+        strip_comments=True,
+        filters=[_DropElementsFilter, linkify],
+    )
+
+
+def _is_allowed_attribute(tag: str, name: str, value: str) -> bool:
+    pattern = _ATTRIBUTE_PATTERNS.get(tag, {}).get(name)
+    if pattern is None or pattern.fullmatch(value) is None:
+        return False
+    if name in _URL_ATTRIBUTES:
+        # bleach checks the scheme too, but it does not decode every entity a
+        # browser decodes, such as "&colon;" or "&#106" without its semicolon.
+        scheme = _url_scheme(value)
+        return not scheme or scheme in ALLOWED_PROTOCOLS
+    return True
+
+
+class _DropElementsFilter(Filter):
+    """Token filter that removes ``_DROPPED_ELEMENTS`` with everything inside them.
+
+    It runs after bleach's sanitiser, which passes these elements through
+    because they are in the parser's tag list.
+    """
+
+    def __iter__(self):
+        depth = 0
+        for token in super().__iter__():
+            token_type = token["type"]
+            if depth:
+                if token_type == "StartTag":
+                    depth += 1
+                elif token_type == "EndTag":
+                    depth -= 1
+                continue
+            if token.get("name") in _DROPPED_ELEMENTS:
+                if token_type == "StartTag":
+                    depth = 1
+                    logger.debug("Removed <%s> element with its content", token["name"])
+                continue
+            yield token
+
+
+def _set_link_rel(attrs: dict, is_new: bool) -> dict | None:
+    """Set ``rel`` on links that leave the site and unwrap links without ``href``.
+
+    The sanitiser has already removed any ``href`` with a forbidden scheme, so a
+    link without one is reduced to its text.
+    """
+    href = attrs.get((None, "href"))
+    if not href:
+        return None
+    if _is_external_url(href):
+        attrs[(None, "rel")] = EXTERNAL_LINK_REL
+    else:
+        attrs.pop((None, "rel"), None)
+    return attrs
+
+
+def _is_external_url(url: str) -> bool:
+    if _normalise_url(url).startswith(("//", "/\\", "\\")):
+        return True
+    return bool(_url_scheme(url))
+
+
+def _url_scheme(url: str) -> str:
+    match = _URL_SCHEME_RE.match(_normalise_url(url))
+    return match.group(1) if match else ""
+
+
+def _normalise_url(url: str) -> str:
+    """Return a URL as a browser reads it, so nothing can hide its scheme or host.
+
+    Entities are decoded, also those missing their semicolon, then control
+    characters and whitespace are removed and letters lowercased.
+    """
+    return _URL_IGNORED_CHARS_RE.sub("", unescape(url)).lower()
+
+
+class _ChineseTextLinkifyFilter(LinkifyFilter):
+    """LinkifyFilter that trims punctuation and unbalanced ")" off bare URLs."""
+
+    def strip_non_url_bits(self, fragment: str) -> tuple[str, str, str]:
+        suffix = ""
+        while fragment:
+            last = fragment[-1]
+            unbalanced = last == ")" and fragment.count(")") > fragment.count("(")
+            if not unbalanced and last not in _URL_TRAILING_PUNCTUATION:
+                break
+            fragment = fragment[:-1]
+            suffix = last + suffix
+        return fragment, "", suffix
+
+
+_TEXT_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "br", "caption", "dd",
+    "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer",
+    "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
+    "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "tfoot",
+    "thead", "tr", "ul",
+})  # fmt: skip
+_TEXT_CELL_TAGS = frozenset({"td", "th"})
+_TEXT_HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "title"})
+_WHITESPACE_RE = re.compile(r"\s+")
+_INLINE_WHITESPACE_RE = re.compile(r"[^\S\n]+")
+
+
+class _TextExtractor(HTMLParser):
+    """HTML parser that collects visible text with a newline per block element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._parts: list[str] = []
+        self._hidden_depth = 0
+        self._pre_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in _TEXT_HIDDEN_TAGS:
+            self._hidden_depth += 1
+        elif tag == "pre":
+            self._pre_depth += 1
+        self._separate(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _TEXT_HIDDEN_TAGS:
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+        elif tag == "pre":
+            self._pre_depth = max(0, self._pre_depth - 1)
+        self._separate(tag)
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden_depth:
+            return
+        if self._pre_depth:
+            # Code keeps its line breaks, everywhere else a newline is a space.
+            self._parts.append(data.replace("\r\n", "\n"))
+        else:
+            self._parts.append(_WHITESPACE_RE.sub(" ", data))
+
+    def _separate(self, tag: str) -> None:
+        if tag in _TEXT_BLOCK_TAGS:
+            self._parts.append("\n")
+        elif tag in _TEXT_CELL_TAGS:
+            self._parts.append(" ")
+
+    def text(self) -> str:
+        lines = "".join(self._parts).split("\n")
+        stripped = (_INLINE_WHITESPACE_RE.sub(" ", line).strip() for line in lines)
+        return "\n".join(line for line in stripped if line)
