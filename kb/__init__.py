@@ -36,6 +36,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     register_web_hooks(app)
+
+    from kb.cli import register_commands
+
+    register_commands(app)
     return app
 
 

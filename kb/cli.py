@@ -5,14 +5,20 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from kb import create_app
 from kb.extensions import db
 
 
 def _create_app():
-    return create_app()
+    from kb.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as error:
+        # Flask's CLI prints this message without a traceback.
+        raise NoAppException(str(error)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
@@ -20,10 +26,16 @@ def main():
     """Industry knowledge base and market-intelligence forum."""
 
 
+def register_commands(app) -> None:
+    """Add the project's command groups to ``app.cli`` (and so to ``kb``)."""
+    for group in (users, tokens, demo, import_group, search):
+        app.cli.add_command(group)
+
+
 # -- users and tokens --------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def users():
     """Manage accounts."""
 
@@ -61,7 +73,7 @@ def create_user(name, role, department, display_name, password_stdin):
     click.echo(f"Created user {user.username} ({role}, {user.department.name}).")
 
 
-@main.group()
+@click.group()
 def tokens():
     """Manage API tokens."""
 
@@ -93,7 +105,7 @@ def create_token(name, label):
 # -- demo data and import ----------------------------------------------------
 
 
-@main.group()
+@click.group()
 def demo():
     """Demo data."""
 
@@ -109,7 +121,7 @@ def demo_load():
     click.echo(summary)
 
 
-@main.group("import")
+@click.group("import")
 def import_group():
     """Import content from files."""
 
@@ -164,7 +176,7 @@ def import_markdown(directory: Path):
 # -- search ------------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def search():
     """Maintain the search index."""
 
