@@ -12,6 +12,7 @@ from kb.auth.services import create_user
 from kb.extensions import db
 
 PASSWORD = "correct-horse-battery"
+HOST = "kb.test"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = REPO_ROOT.parent / "shared" / "corpus" / "industry-reports"
 
@@ -37,7 +38,7 @@ def app(tmp_path, migrated_db, monkeypatch):
         {
             "ENV": "testing",
             "INSTANCE_PATH": str(instance),
-            "SERVER_NAME": "kb.test",
+            "SERVER_NAME": HOST,
         }
     )
     yield app

@@ -20,7 +20,7 @@ from kb.articles import services
 from kb.articles.forms import ArticleForm
 from kb.articles.models import Article
 from kb.errors import NotFound
-from kb.extensions import db
+from kb.extensions import db, form_checks_csrf
 from kb.taxonomy.models import Industry
 from kb.taxonomy.tags import parse_tags
 from kb.timeutil import to_local
@@ -131,6 +131,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@form_checks_csrf
 def create():
     """Write a new brief."""
     form = ArticleForm()
@@ -155,6 +156,7 @@ def show(article_id: int):
 
 
 @bp.route("/<int:article_id>/edit", methods=["GET", "POST"])
+@form_checks_csrf
 def edit(article_id: int):
     """Edit a brief; the author and admins only."""
     article = _get_or_404(article_id)

@@ -3,7 +3,7 @@
 import logging
 import re
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -104,12 +104,19 @@ def is_safe_next(target: str | None) -> bool:
     """Tell whether ``target`` is a path on this site, whatever its spelling."""
     if not target:
         return False
-    if any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
-        return False
-    if not target.startswith("/") or target.startswith("//"):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
+    # Judge every spelling a browser or proxy might decode the target into.
+    seen = set()
+    while target not in seen:
+        seen.add(target)
+        if any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
+            return False
+        if not target.startswith("/") or target.startswith("//"):
+            return False
+        parts = urlsplit(target)
+        if parts.scheme or parts.netloc:
+            return False
+        target = unquote(target)
+    return True
 
 
 def get_or_create_department(session: Session, name: str) -> Department:

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from kb.auth import services
 from kb.auth.forms import LoginForm
 from kb.errors import RateLimited, ValidationError
-from kb.extensions import db
+from kb.extensions import db, form_checks_csrf
 
 bp = Blueprint("auth", __name__)
 
@@ -28,6 +28,7 @@ def _next_target(raw: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@form_checks_csrf
 def login():
     """Show the sign-in form and sign the user in."""
     if current_user.is_authenticated:
@@ -73,8 +74,9 @@ def logout():
     """Sign out here and invalidate remember-me cookies everywhere."""
     services.sign_out_everywhere(current_user)
     db.session.commit()
-    logout_user()
     session.clear()
+    # After clearing: Flask-Login marks the remember-me cookie for deletion.
+    logout_user()
     flash(_("已退出登录。"), "info")
     return redirect(url_for("auth.login"))
 

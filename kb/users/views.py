@@ -8,7 +8,7 @@ from sqlalchemy import select
 from kb.auth import services
 from kb.auth.models import Department, User
 from kb.errors import KbError
-from kb.extensions import db
+from kb.extensions import db, form_checks_csrf
 from kb.users.forms import UserForm
 
 bp = Blueprint("users", __name__)
@@ -23,6 +23,7 @@ def require_admin():
 
 
 @bp.route("/", methods=["GET", "POST"])
+@form_checks_csrf
 def index():
     """List accounts and create a new one."""
     form = UserForm()

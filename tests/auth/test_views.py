@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.conftest import HOST, PASSWORD, csrf_token, login
 
 
 def test_login_page_renders_in_chinese(client):
@@ -112,9 +112,9 @@ def test_address_throttled_across_accounts(client, make_user, app):
 def test_session_cookie_changes_at_login(client, make_user):
     make_user("manager")
     client.get("/login")
-    before = client.get_cookie("session")
+    before = client.get_cookie("session", domain=HOST)
     login(client)
-    after = client.get_cookie("session")
+    after = client.get_cookie("session", domain=HOST)
     assert before is not None and after is not None
     assert before.value != after.value
 
@@ -122,24 +122,24 @@ def test_session_cookie_changes_at_login(client, make_user):
 def test_remember_me_survives_lost_session(client, make_user):
     make_user("manager")
     login(client, remember=True)
-    assert client.get_cookie("remember_token") is not None
-    client.delete_cookie("session")
+    assert client.get_cookie("remember_token", domain=HOST) is not None
+    client.delete_cookie("session", domain=HOST)
     assert client.get("/").status_code == 200
 
 
 def test_logout_clears_remember_me(client, make_user, app):
     make_user("manager")
     login(client, remember=True)
-    stolen = client.get_cookie("remember_token").value
+    stolen = client.get_cookie("remember_token", domain=HOST).value
     token = csrf_token(client, "/")
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302
-    assert client.get_cookie("remember_token") is None
+    assert client.get_cookie("remember_token", domain=HOST) is None
     assert client.get("/").status_code == 302
 
     # A copy of the old cookie no longer signs anyone in.
     other = app.test_client()
-    other.set_cookie("remember_token", stolen)
+    other.set_cookie("remember_token", stolen, domain=HOST)
     assert other.get("/").status_code == 302
 
 
