@@ -197,8 +197,9 @@ def _fingerprint(article: Article) -> tuple:
         article.source_url,
         article.category,
         article.published_at,
-        tuple(industry.code for industry in article.industries),
-        tuple(tag.name for tag in article.tags),
+        # Collections load from the database in key order: compare as sets.
+        tuple(sorted(industry.code for industry in article.industries)),
+        tuple(sorted(tag.name for tag in article.tags)),
     )
 
 
