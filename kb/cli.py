@@ -132,14 +132,19 @@ def import_group():
 )
 @with_appcontext
 def import_markdown(directory: Path):
-    """Import every *.md below DIRECTORY as a brief (created or updated)."""
+    """Import every *.md below DIRECTORY as a brief (created or updated).
+
+    Files without YAML front matter, such as a folder's README, are skipped.
+    """
     from kb.articles.importer import find_markdown_files, import_file
     from kb.search.service import get_indexer
 
     root = directory.resolve()
     files = find_markdown_files(root)
     body_max = current_app.config["KB_BODY_MAX_CHARS"]
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    counts = dict.fromkeys(
+        ("created", "updated", "unchanged", "skipped", "rejected"), 0
+    )
     show_progress = sys.stderr.isatty()
     indexer = get_indexer()
     with indexer.deferred():
@@ -167,7 +172,7 @@ def import_markdown(directory: Path):
     indexer.apply_pending()
     click.echo(
         "{} files: {created} created, {updated} updated, {unchanged} unchanged, "
-        "{rejected} rejected.".format(len(files), **counts)
+        "{skipped} skipped, {rejected} rejected.".format(len(files), **counts)
     )
     if counts["rejected"]:
         sys.exit(1)

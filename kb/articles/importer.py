@@ -35,7 +35,7 @@ FIELD_LABELS = {
 
 @dataclass(frozen=True)
 class ImportOutcome:
-    """What happened to one file: created, updated, unchanged or rejected."""
+    """What happened to one file: created, updated, unchanged, skipped or rejected."""
 
     path: str
     status: str
@@ -45,6 +45,10 @@ class ImportOutcome:
 
 class ImportRejected(ValidationError):
     """Raised when a file cannot be imported; the message names the problem."""
+
+
+class NotAReport(ImportRejected):
+    """Raised for Markdown without front matter, such as a folder's README."""
 
 
 def find_markdown_files(root: Path) -> list[Path]:
@@ -108,6 +112,8 @@ def read_file(path: Path) -> tuple[dict, str]:
     except yaml.YAMLError as error:
         first_line = str(error).splitlines()[0] if str(error) else "syntax error"
         raise ImportRejected(f"malformed YAML front matter: {first_line}") from None
+    if not frontmatter.checks(text):
+        raise NotAReport("no YAML front matter; read as a note, not a report")
     if not isinstance(post.metadata, dict):
         raise ImportRejected("front matter is not a mapping of keys to values")
     return post.metadata, post.content
@@ -150,6 +156,8 @@ def import_file(
             for name, message in error.errors.items()
         )
         return ImportOutcome(relative, "rejected", reason=reasons)
+    except NotAReport as error:
+        return ImportOutcome(relative, "skipped", reason=error.message)
     except ImportRejected as error:
         return ImportOutcome(relative, "rejected", reason=error.message)
     except OSError as error:

@@ -115,6 +115,7 @@ def make_tree(root: Path) -> None:
     write(root / "gbk.md", "---\ntitle: 标题\n---\n正文".encode("gbk"))
     write(root / "bad-date.md", "---\ntitle: t\npublishedAt: yesterday\n---\nbody\n")
     write(root / "notes.txt", "ignored")
+    write(root / "README.md", "# 说明\n\n本目录为导出的研究报告。\n")
 
 
 def test_import_reports_each_file_and_fails_on_rejects(runner, app, tmp_path):
@@ -129,7 +130,10 @@ def test_import_reports_each_file_and_fails_on_rejects(runner, app, tmp_path):
     assert "rejected  no-title.md: title is missing" in output
     assert "rejected  gbk.md: not valid UTF-8" in output
     assert "rejected  bad-date.md: publishedAt/date 'yesterday'" in output
-    assert "6 files: 2 created, 0 updated, 0 unchanged, 4 rejected." in output
+    assert "skipped   README.md: no YAML front matter" in output
+    assert (
+        "7 files: 2 created, 0 updated, 0 unchanged, 1 skipped, 4 rejected." in output
+    )
     with app.app_context():
         articles = db.session.scalars(db.select(Article)).all()
         assert sorted(a.import_key for a in articles) == ["a/good.md", "pv-2"]
