@@ -60,7 +60,9 @@ def page(tmp_path):
         page = context.new_page()
         page.set_default_timeout(15_000)
         dialogs = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on(
+            "dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss())
+        )
         page.dialogs = dialogs
         yield page
         context.close()

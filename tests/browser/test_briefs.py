@@ -7,7 +7,7 @@ def sign_in(page, base, username="manager"):
     page.goto(f"{base}/login")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/")
 
 
@@ -22,10 +22,11 @@ def test_publish_and_find_brief(live_server, page, make_user, tmp_path):
     page.fill("#tags", "冷链、供应链金融")
     page.fill(
         "#body_md",
-        "## 行业概况\n\n冷链仓储需求回暖，龙头企业的到期续贷安排以经营现金流覆盖为主。\n"
+        "## 行业概况\n\n冷链仓储需求回暖，"
+        "龙头企业的到期续贷安排以经营现金流覆盖为主。\n\n"
         "| 指标 | 2024年 |\n| --- | --- |\n| 冷库容量 | 2.3亿立方米 |",
     )
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector("h1:has-text('冷链物流行业授信要点')")
     assert page.locator(".prose table").count() == 1
 
@@ -49,7 +50,7 @@ def test_invalid_form_keeps_input_in_browser(live_server, page, make_user):
     page.fill("#title", "")
     page.fill("#published_on", "2024/06/31")
     page.fill("#body_md", "正文保留测试：HVDC 与 800V。")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector(".error")
     assert "标题不能为空" in page.inner_text(".field:has(#title)")
     assert "2024/06/31" in page.inner_text(".field:has(#published_on)")
