@@ -73,6 +73,9 @@ def build_config(overrides: dict | None = None) -> dict:
     )
     instance_path = Path(instance).resolve()
     settings["INSTANCE_PATH"] = str(instance_path)
+    settings["BABEL_TRANSLATION_DIRECTORIES"] = str(
+        Path(__file__).resolve().parent / "translations"
+    )
     settings["KB_INDEX_DIR"] = str(instance_path / "search-index")
     settings["KB_JIEBA_CACHE"] = str(instance_path / "jieba.cache")
     settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
