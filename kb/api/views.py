@@ -15,8 +15,10 @@ bp = Blueprint("api", __name__)
 def search():
     """Search briefs: ``{"total", "page", "results": [...]}``."""
     query = parse_query(request.args)
-    if not query.q.strip():
-        raise ValidationError("Parameter q is missing or blank.", field="q")
+    if not (query.q.strip() or query.industry or query.tag):
+        raise ValidationError(
+            "Parameter q is missing or blank; give q, industry or tag.", field="q"
+        )
     results = run_search(query)
     items = []
     for hit in results.hits:

@@ -22,7 +22,8 @@ def search():
     except ValidationError as exc:
         error = exc.message
         query = SearchQuery(q=(request.args.get("q") or "")[:1000])
-    results = run_search(query) if query.q.strip() else None
+    wanted = query.q.strip() or query.industry or query.tag
+    results = run_search(query) if wanted else None
     industries = db.session.scalars(
         select(Industry).where(Industry.level == "division").order_by(Industry.code)
     ).all()

@@ -87,6 +87,13 @@ def test_filters_industry_and_tag(signed_in, corpus):
     assert [hit["id"] for hit in data["results"]] == [corpus["ev"]]
 
 
+def test_filter_without_query_lists_newest_first(signed_in, corpus):
+    data = signed_in.get("/api/v1/search?industry=36").get_json()
+    assert [hit["id"] for hit in data["results"]] == [corpus["ev"]]
+    page = signed_in.get("/search/?tag=lpr").get_data(as_text=True)
+    assert "找到 1 条结果" in page
+
+
 def test_sort_by_date(signed_in, corpus):
     data = signed_in.get("/api/v1/search?q=续贷&sort=date").get_json()
     assert [hit["id"] for hit in data["results"]] == [corpus["rate"], corpus["ev"]]
