@@ -2,13 +2,12 @@
 
 Two token streams come out of every text:
 
-* **grams** guarantee recall. Each Han character gets one position and the token
-  at that position is the bigram it starts, or the character alone when it ends
-  a run of Han characters; the first character of a longer run is also indexed
-  alone at its position. Latin words and numbers are whole lowercase tokens
-  (``lpr``, ``hvdc``; ``800v`` is ``800`` then ``v``), one position each.
-  A phrase query over these tokens finds every text that contains the query
-  string, however jieba would segment the sentence around it.
+* **grams** guarantee recall: neighbouring Han character pairs (bigrams), Latin
+  words and numbers whole and in parts, and joined tokens where the two kinds
+  touch (``2024年``). A text that contains a query string contains every gram
+  of that string, however jieba would segment the sentence around it, so
+  requiring all of them never misses a document. Positions are not stored:
+  a phrase query over positions is what made search slow in Whoosh.
 * **words** rank. jieba's search-mode segmentation of the text, lowercase, used to
   put documents where the query is a whole word first.
 
@@ -37,6 +36,8 @@ _TOKEN_RE = re.compile(
     r"|(?P<num>\d+(?:\.\d+)+|\d+)"
     rf"|(?P<word>[^\W\d_{_CJK}]+)"
 )
+_RUN_RE = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?:\d+(?:\.\d+)*|[^\W\d_{_CJK}]+)+")
+_PART_RE = re.compile(rf"\d+(?:\.\d+)*|[^\W\d_{_CJK}]+")
 _CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 # Words of the bank's trade that jieba's general dictionary splits or misses.
@@ -120,67 +121,108 @@ def normalize_text(text: str) -> str:
 # -- grams ------------------------------------------------------------------
 
 
-def gram_tokens(text: str) -> Iterator[tuple[str, int]]:
-    """Yield ``(token, position)`` for indexing a normalised text."""
-    pos = 0
-    for match in _TOKEN_RE.finditer(text):
-        run = match.group("cjk")
-        if run is None:
-            yield match.group(), pos
-            pos += 1
+def _pieces(text: str) -> list[tuple[str, bool, int, int]]:
+    """Split into ``(piece, is_cjk, start, end)``: Han runs and Latin/digit runs."""
+    return [
+        (m.group(), m.group("cjk") is not None, m.start(), m.end())
+        for m in _RUN_RE.finditer(text)
+    ]
+
+
+def _parts(run: str) -> list[str]:
+    return _PART_RE.findall(run)
+
+
+def gram_tokens(text: str) -> Iterator[str]:
+    """Yield the recall tokens of a normalised text, for indexing.
+
+    * every pair of neighbouring Han characters (``续贷`` from ``续贷安排``) and
+      the last character of each Han run alone;
+    * every Latin/digit run whole (``800v``) and, when it mixes letters and
+      digits, each part (``800``, ``v``);
+    * where a Latin/digit run touches a Han character, the run or its touching
+      part joined to that character (``2024年``, ``v平``).
+    """
+    pieces = _pieces(text)
+    for index, (piece, cjk, start, end) in enumerate(pieces):
+        if cjk:
+            for i in range(len(piece) - 1):
+                yield piece[i : i + 2]
+            yield piece[-1]
             continue
-        last = len(run) - 1
-        if last > 0:
-            yield run[0], pos
-        for index in range(last):
-            yield run[index : index + 2], pos + index
-        yield run[last], pos + last
-        pos += last + 1
+        yield piece
+        parts = _parts(piece)
+        if len(parts) > 1:
+            yield from parts
+        if index > 0:
+            before, before_cjk, _start, before_end = pieces[index - 1]
+            if before_cjk and before_end == start:
+                yield before[-1] + piece
+                if len(parts) > 1:
+                    yield before[-1] + parts[0]
+        if index + 1 < len(pieces):
+            after, after_cjk, after_start, _end = pieces[index + 1]
+            if after_cjk and after_start == end:
+                yield piece + after[0]
+                if len(parts) > 1:
+                    yield parts[-1] + after[0]
 
 
 class GramQuery:
-    """The grams a query string needs, in phrase order.
+    """The recall tokens a query string needs: every one must be in a document.
 
-    ``tokens`` must occur at consecutive positions. ``prefix`` is True when the
-    query is a single Han character, which matches any gram it starts.
+    ``prefixes`` are single Han characters standing alone in the query: each
+    matches any token that starts with it.
     """
 
-    __slots__ = ("tokens", "prefix")
+    __slots__ = ("tokens", "prefixes")
 
-    def __init__(self, tokens: list[str], prefix: bool = False):
+    def __init__(self, tokens: list[str], prefixes: list[str]):
         self.tokens = tokens
-        self.prefix = prefix
+        self.prefixes = prefixes
 
     def __bool__(self) -> bool:
-        return bool(self.tokens)
+        return bool(self.tokens or self.prefixes)
 
     def __repr__(self) -> str:
-        return f"GramQuery({self.tokens!r}, prefix={self.prefix})"
+        return f"GramQuery({self.tokens!r}, prefixes={self.prefixes!r})"
 
 
 def query_grams(text: str) -> GramQuery:
-    """Turn a normalised query string into the grams a matching text contains.
+    """Turn a normalised query string into the tokens a matching text contains.
 
-    A run of Han characters inside the query is bounded on both sides in every
-    matching text, so it contributes the same tokens as when indexed. A run at
-    the end may continue in the text: its bigrams cover every character, and a
-    single trailing character matches the alone-token that starts each run.
+    Every text that contains the query string contains these tokens, because a
+    Han run of the query may continue in the text on either side: only its
+    character pairs are required, never its last character alone. A single Han
+    character next to a Latin/digit run is covered by their joined token.
     """
-    pieces = [(m.group(), m.group("cjk") is not None) for m in _TOKEN_RE.finditer(text)]
+    pieces = _pieces(text)
     tokens: list[str] = []
-    for number, (piece, cjk) in enumerate(pieces):
+    prefixes: list[str] = []
+    for index, (piece, cjk, start, end) in enumerate(pieces):
         if not cjk:
-            tokens.append(piece)
             continue
-        at_end = number == len(pieces) - 1
-        if len(piece) == 1:
-            tokens.append(piece)
+        if len(piece) > 1:
+            tokens.extend(piece[i : i + 2] for i in range(len(piece) - 1))
             continue
-        tokens.extend(piece[i : i + 2] for i in range(len(piece) - 1))
-        if not at_end:
-            tokens.append(piece[-1])
-    single_char = len(pieces) == 1 and pieces[0][1] and len(pieces[0][0]) == 1
-    return GramQuery(tokens, prefix=single_char)
+        touches_run = (index > 0 and pieces[index - 1][3] == start) or (
+            index + 1 < len(pieces) and pieces[index + 1][2] == end
+        )
+        if not touches_run:
+            prefixes.append(piece)
+    for index, (piece, cjk, start, end) in enumerate(pieces):
+        if cjk:
+            continue
+        tokens.append(piece)
+        if index > 0:
+            before, before_cjk, _start, before_end = pieces[index - 1]
+            if before_cjk and before_end == start:
+                tokens.append(before[-1] + piece)
+        if index + 1 < len(pieces):
+            after, after_cjk, after_start, _end = pieces[index + 1]
+            if after_cjk and after_start == end:
+                tokens.append(piece + after[0])
+    return GramQuery(list(dict.fromkeys(tokens)), list(dict.fromkeys(prefixes)))
 
 
 # -- words ------------------------------------------------------------------

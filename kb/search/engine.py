@@ -1,11 +1,11 @@
 """The Whoosh index behind search: schema, writes, queries and snippets.
 
-Queries never go through Whoosh's query parser. :func:`parse_query` reads what
-the user typed into terms (quoted phrases, ``OR``, ``-`` or ``NOT`` exclusions),
-and each term becomes a phrase over the recall grams, ranked up when the term is
-a whole jieba word or occurs in the title. Nothing a user types can name an
-internal field or raise an error.
-"""
+Whoosh stores the documents and their posting lists. Queries never go through
+Whoosh's query parser or matchers: :func:`parse_query` reads what the user
+typed into terms (quoted phrases, ``OR``, ``-`` or ``NOT`` exclusions), and
+:mod:`kb.search.matching` finds and ranks documents over the posting lists
+read as arrays. Nothing a user types can name an internal field or raise an
+error."""
 
 from __future__ import annotations
 
@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
-from whoosh.scoring import BM25F
 
 from kb.search.analysis import (
     gram_tokens,
@@ -36,13 +35,14 @@ from kb.search.analysis import (
     term_pattern,
 )
 from kb.search.documents import SearchDocument, SearchHit, SearchPage
+from kb.search.matching import Filters, drop, evaluate, top
+from kb.search.postings import Snapshot
 
 logger = logging.getLogger(__name__)
 
 MAX_TERMS = 10
 SNIPPET_CHARS = 140
-WORD_BOOST = 2.0
-TITLE_BOOST = 4.0
+MAX_PHRASE_CHECKS = 5000
 
 
 class GramTokenizer(Tokenizer):
@@ -61,12 +61,10 @@ class GramTokenizer(Tokenizer):
         **kwargs,
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for text, pos in gram_tokens(value):
+        for text in gram_tokens(value):
             token.text = text
             token.boost = 1.0
             token.stopped = False
-            if positions:
-                token.pos = start_pos + pos
             yield token
 
 
@@ -79,14 +77,15 @@ def build_schema() -> Schema:
         industry=ID(),
         acl=ID(),
         published=NUMERIC(int, bits=64, stored=True, sortable=True),
-        grams=TEXT(analyzer=grams, phrase=True),
-        title_grams=TEXT(analyzer=grams, phrase=True),
+        grams=TEXT(analyzer=grams, phrase=False),
+        title_grams=TEXT(analyzer=grams, phrase=False),
         words=TEXT(phrase=False),
         record_id=STORED(),
         title=STORED(),
         url=STORED(),
         version=STORED(),
         text_z=STORED(),
+        labels=STORED(),
     )
 
 
@@ -99,8 +98,14 @@ class Term:
 
     text: str
     grams: list[str]
-    prefix: bool
+    prefixes: list[str]
     words: list[str]
+    quoted: bool = False
+
+    @property
+    def needs_check(self) -> bool:
+        """Whether having every gram may still not mean having the phrase."""
+        return self.quoted and len(self.grams) + len(self.prefixes) > 1
 
 
 @dataclass
@@ -124,12 +129,12 @@ class ParsedQuery:
 _QUERY_TOKEN_RE = re.compile(r'"([^"]*)"?|(\S+)')
 
 
-def _make_term(raw: str) -> Term | None:
+def _make_term(raw: str, quoted: bool = False) -> Term | None:
     text = normalize_text(raw).strip()
     grams = query_grams(text)
     if not grams:
         return None
-    return Term(text, grams.tokens, grams.prefix, query_words(text))
+    return Term(text, grams.tokens, grams.prefixes, query_words(text), quoted)
 
 
 def parse_query(q: str) -> ParsedQuery:
@@ -152,7 +157,7 @@ def parse_query(q: str) -> ParsedQuery:
                 continue
             if bare.startswith("-") and len(bare) > 1:
                 raw, negate_next = bare[1:], True
-        term = _make_term(raw)
+        term = _make_term(raw, quoted=quoted is not None)
         if term is None:
             join_next = negate_next = False
             continue
@@ -169,37 +174,34 @@ def parse_query(q: str) -> ParsedQuery:
     return parsed
 
 
-def _recall_query(fieldname: str, term: Term) -> wq.Query:
-    if term.prefix:
-        return wq.Prefix(fieldname, term.grams[0])
-    if len(term.grams) == 1:
-        return wq.Term(fieldname, term.grams[0])
-    return wq.Phrase(fieldname, term.grams)
+def _phrase_mismatches(
+    snapshot: Snapshot, parsed: ParsedQuery, ids: np.ndarray
+) -> list[int]:
+    """Candidates that have every gram of a required quoted phrase but not the phrase.
 
-
-def _term_query(term: Term) -> wq.Query:
-    recall = _recall_query("grams", term)
-    boosts: list[wq.Query] = [
-        _recall_query("title_grams", term).with_boost(TITLE_BOOST)
-    ]
-    if term.words:
-        words = [wq.Term("words", word) for word in term.words]
-        boosts.append(
-            (words[0] if len(words) == 1 else wq.And(words)).with_boost(WORD_BOOST)
+    Grams carry no positions, so ``"展期贷款"`` also matches a text with 到期贷款
+    and 展期 apart. For a quoted phrase the stored text of each candidate is
+    checked. NOTE: at most ``MAX_PHRASE_CHECKS`` candidates are checked, so a
+    very common quoted phrase may keep a few such documents.
+    """
+    terms = [g[0] for g in parsed.groups if len(g) == 1 and g[0].needs_check]
+    if not terms:
+        return []
+    patterns = [re.compile(term_pattern(term.text)) for term in terms]
+    mismatches = []
+    for docnum in ids[:MAX_PHRASE_CHECKS].tolist():
+        stored = snapshot.searcher.stored_fields(docnum)
+        text = "\n".join(
+            (
+                stored["title"],
+                zlib.decompress(stored["text_z"]).decode(),
+                stored.get("labels", ""),
+            )
         )
-    return wq.AndMaybe(recall, wq.Or(boosts))
-
-
-def build_query(parsed: ParsedQuery) -> wq.Query:
-    groups = [
-        group_terms[0] if len(group_terms) == 1 else wq.Or(group_terms)
-        for group_terms in ([_term_query(t) for t in group] for group in parsed.groups)
-    ]
-    positive: wq.Query = groups[0] if len(groups) == 1 else wq.And(groups)
-    if parsed.excluded:
-        negative = wq.Or([_recall_query("grams", t) for t in parsed.excluded])
-        return wq.AndNot(positive, negative)
-    return positive
+        text = " ".join(normalize_text(text).split())
+        if not all(pattern.search(text) for pattern in patterns):
+            mismatches.append(docnum)
+    return mismatches
 
 
 # -- snippets ---------------------------------------------------------------
@@ -302,7 +304,7 @@ class SearchEngine:
         else:
             self._index = whoosh_index.create_in(str(self.path), build_schema())
         self._lock = threading.RLock()
-        self._searcher = None
+        self._current: Snapshot | None = None
 
     # -- writing ------------------------------------------------------------
 
@@ -325,6 +327,7 @@ class SearchEngine:
             "url": document.url,
             "version": document.version,
             "text_z": zlib.compress(f"{document.summary}\n{document.body}".encode(), 6),
+            "labels": extra,
         }
 
     def write(self, upserts: Iterable[SearchDocument], delete_ids: Iterable[str]):
@@ -348,42 +351,42 @@ class SearchEngine:
     def clear(self) -> None:
         """Remove every document, starting a new empty index."""
         with self._lock:
-            self._close_searcher()
+            self._close_snapshot()
             shutil.rmtree(self.path, ignore_errors=True)
             self.path.mkdir(parents=True, exist_ok=True)
             self._index = whoosh_index.create_in(str(self.path), build_schema())
 
     # -- reading ------------------------------------------------------------
 
-    def _current_searcher(self):
-        searcher = self._searcher
-        if searcher is not None and searcher.up_to_date():
-            return searcher
+    def _snapshot(self) -> Snapshot:
+        snapshot = self._current
+        if snapshot is not None and snapshot.searcher.up_to_date():
+            return snapshot
         # A new searcher rather than Searcher.refresh(): refreshing reuses
-        # segment readers whose deletions are stale and brings back segments
-        # that a merge removed, and fails on an empty index.
-        self._close_searcher()
-        self._searcher = self._index.searcher(weighting=BM25F())
-        return self._searcher
+        # segment readers whose deletions are stale, brings back segments that
+        # a merge removed, and fails on an empty index (whoosh3 3.54.0).
+        self._close_snapshot()
+        self._current = Snapshot(self._index.searcher())
+        return self._current
 
-    def _close_searcher(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
+    def _close_snapshot(self) -> None:
+        if self._current is not None:
+            self._current.close()
+            self._current = None
 
     def doc_count(self) -> int:
         with self._lock:
-            return self._current_searcher().doc_count()
+            return self._snapshot().doc_count
 
     def versions(self) -> dict[str, str]:
         """Map every indexed document id to the version it was indexed at."""
         with self._lock:
-            searcher = self._current_searcher()
+            reader = self._snapshot().reader
             # Not all_stored_fields(): a segment's copy of it includes deleted
             # documents.
             return {
                 stored["doc_id"]: stored["version"]
-                for _docnum, stored in searcher.reader().iter_docs()
+                for _docnum, stored in reader.iter_docs()
             }
 
     def search(
@@ -405,60 +408,63 @@ class SearchEngine:
         An empty query without a filter finds nothing.
         """
         parsed = parse_query(q)
-        filters = []
-        if industry:
-            filters.append(wq.Term("industry", industry))
-        if tag:
-            filters.append(wq.Term("tags", tag))
-        if types:
-            filters.append(wq.Or([wq.Term("type", t) for t in types]))
-        if acl is not None:
-            filters.append(
-                wq.Or([wq.Term("acl", token) for token in acl] or [wq.NullQuery])
-            )
-        if parsed:
-            query = build_query(parsed)
-        elif filters:
-            query, sort = wq.Every(), "date"
-        else:
+        filters = Filters(
+            industry=industry or None,
+            tag=tag or None,
+            types=tuple(types or ()),
+            acl=tuple(acl) if acl is not None else None,
+        )
+        if not parsed and not filters:
             return SearchPage(total=0, page=page, per_page=per_page)
-        filter_query = None
-        if filters:
-            filter_query = filters[0] if len(filters) == 1 else wq.And(filters)
-        options = {"limit": page * per_page, "filter": filter_query}
-        if sort == "date":
-            options.update(sortedby="published", reverse=True)
+        if not parsed:
+            sort = "date"
         with self._lock:
-            searcher = self._current_searcher()
-            results = searcher.search(query, **options)
-            total = len(results)
-            hits = []
-            for hit in results[(page - 1) * per_page : page * per_page]:
-                stored = hit.fields()
-                snippet = ""
-                if snippets:
-                    text = zlib.decompress(stored["text_z"]).decode()
-                    snippet = make_snippet(text, parsed.highlight_terms)
-                published = stored.get("published")
-                hits.append(
-                    SearchHit(
-                        doc_id=stored["doc_id"],
-                        type=stored["type"],
-                        record_id=stored["record_id"],
-                        title=stored["title"],
-                        url=stored["url"],
-                        snippet=snippet,
-                        score=float(hit.score or 0.0),
-                        published_at=(
-                            datetime.fromtimestamp(published, UTC)
-                            if published
-                            else None
-                        ),
-                    )
+            snapshot = self._snapshot()
+            ids, scores = evaluate(snapshot, parsed, filters)
+            if parsed:
+                ids, scores = drop(
+                    ids, scores, _phrase_mismatches(snapshot, parsed, ids)
                 )
-        return SearchPage(total=total, page=page, per_page=per_page, hits=hits)
+            ordered, ordered_scores = top(snapshot, ids, scores, sort, page * per_page)
+            start = (page - 1) * per_page
+            hits = [
+                self._hit(snapshot, docnum, score, parsed, snippets)
+                for docnum, score in zip(
+                    ordered[start:].tolist(),
+                    ordered_scores[start:].tolist(),
+                    strict=True,
+                )
+            ]
+        return SearchPage(total=len(ids), page=page, per_page=per_page, hits=hits)
+
+    def _hit(
+        self,
+        snapshot: Snapshot,
+        docnum: int,
+        score: float,
+        parsed: ParsedQuery,
+        snippets: bool,
+    ) -> SearchHit:
+        stored = snapshot.searcher.stored_fields(docnum)
+        snippet = ""
+        if snippets:
+            text = zlib.decompress(stored["text_z"]).decode()
+            snippet = make_snippet(text, parsed.highlight_terms)
+        published = stored.get("published")
+        return SearchHit(
+            doc_id=stored["doc_id"],
+            type=stored["type"],
+            record_id=stored["record_id"],
+            title=stored["title"],
+            url=stored["url"],
+            snippet=snippet,
+            score=round(float(score), 4),
+            published_at=(
+                datetime.fromtimestamp(published, UTC) if published else None
+            ),
+        )
 
     def close(self) -> None:
         with self._lock:
-            self._close_searcher()
+            self._close_snapshot()
             self._index.close()
