@@ -145,6 +145,8 @@ def test_one_document_per_record_whatever_the_order(engine):
     assert ids(engine.search("保理")) == {1}
     engine.write([], ["article:1"])
     assert "article:1" not in engine.versions()
+    assert engine.search("保理").total == 0
+    assert 1 not in ids(engine.search("", tag="ESG"))
     assert engine.doc_count() == len(TEXTS) - 1
 
 
