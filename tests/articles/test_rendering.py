@@ -669,3 +669,23 @@ def test_corpus_article_keeps_images(path):
     ]
 
     assert output_images == source_images
+
+
+def test_many_open_brackets_render_as_plain_text():
+    # Python-Markdown would search to the end of the block from every "[".
+    html = render_markdown("前言\n\n" + "[" * 300_000 + "\n\n## 结论")
+    assert "<p>前言</p>" in html
+    assert "[" * 1000 in html
+    assert "<h2" in html
+
+
+def test_many_links_in_one_paragraph_stay_links():
+    body = "".join(f"[来源{n}](https://example.com/{n})，" for n in range(150))
+    html = render_markdown(body)
+    assert html.count("<a ") == 150
+
+
+def test_plain_block_text_is_escaped():
+    html = render_markdown("<script>x</script>" + "[" * 100_000)
+    assert "<script" not in html
+    assert "&lt;script&gt;" in html
