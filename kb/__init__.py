@@ -29,6 +29,10 @@ def create_app(config: dict | None = None) -> Flask:
     logs.configure(app)
     _init_extensions(app)
     _init_search(app)
+
+    from kb.web import register_url_converters
+
+    register_url_converters(app)
     _register_blueprints(app)
 
     from kb.errors import register_error_handlers

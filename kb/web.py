@@ -2,8 +2,26 @@
 
 from flask import Flask, request
 from flask_babel import get_locale
+from werkzeug.routing import IntegerConverter
 
 from kb.i18n import local_date, local_datetime
+
+
+class RecordIdConverter(IntegerConverter):
+    """``int`` URL parts limited to what a database integer column can store.
+
+    A larger number would raise OverflowError in the database driver. Here it
+    does not match the route, so the request gets a 404.
+    """
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def register_url_converters(app: Flask) -> None:
+    """Install converters; must run before any blueprint adds routes."""
+    app.url_map.converters["int"] = RecordIdConverter
 
 
 def register_web_hooks(app: Flask) -> None:

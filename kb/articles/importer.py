@@ -30,6 +30,7 @@ FIELD_LABELS = {
     "source_url": "sourceUrl",
     "industries": "industries",
     "tags": "tags",
+    "published_on": "publishedAt",
 }
 
 
@@ -112,6 +113,9 @@ def read_file(path: Path) -> tuple[dict, str]:
     except yaml.YAMLError as error:
         first_line = str(error).splitlines()[0] if str(error) else "syntax error"
         raise ImportRejected(f"malformed YAML front matter: {first_line}") from None
+    except (ValueError, OverflowError) as error:
+        # PyYAML builds dates while parsing: publishedAt: 2024-13-45 fails here.
+        raise ImportRejected(f"invalid value in YAML front matter: {error}") from None
     if not frontmatter.checks(text):
         raise NotAReport("no YAML front matter; read as a note, not a report")
     if not isinstance(post.metadata, dict):
@@ -163,4 +167,13 @@ def import_file(
     except OSError as error:
         return ImportOutcome(
             relative, "rejected", reason=f"cannot read file: {error.strerror}"
+        )
+    except Exception as error:
+        # One unexpected failure must not stop a bulk import: report the file
+        # and go on with the next one.
+        logger.exception("Importing %s failed", relative)
+        return ImportOutcome(
+            relative,
+            "rejected",
+            reason=f"unexpected error: {type(error).__name__}: {error}",
         )

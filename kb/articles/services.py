@@ -3,6 +3,7 @@
 import difflib
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -23,6 +24,10 @@ TITLE_MAX = 200
 SUMMARY_MAX = 2000
 SOURCE_MAX = 200
 URL_MAX = 500
+# Publication dates outside this range are typing mistakes; before 1901 the
+# Asia/Shanghai zone also has a local-mean-time offset of +08:05:43.
+EARLIEST_PUBLISHED = date(1950, 1, 1)
+LATEST_PUBLISHED = date(2100, 12, 31)
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
@@ -41,6 +46,25 @@ class ArticleInput:
     category: str = ""
     author_name: str = ""
 
+    def __post_init__(self):
+        # Browsers send CRLF: store LF so an unchanged form is an unchanged text
+        # and the body limit counts what the author sees.
+        self.body_md = _unix_newlines(self.body_md)
+        self.summary = _unix_newlines(self.summary)
+
+
+def _unix_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _visible(text: str) -> str:
+    """``text`` without format characters (zero-width space, BOM) and whitespace."""
+    return "".join(
+        char
+        for char in text
+        if not char.isspace() and unicodedata.category(char) != "Cf"
+    )
+
 
 class ArticleErrors(ValidationError):
     """Raised with every invalid field at once; ``errors`` maps field to message."""
@@ -55,8 +79,10 @@ def validate(session: Session, data: ArticleInput, body_max: int) -> dict[str, s
     """Return a message per invalid field; empty when ``data`` can be saved."""
     errors: dict[str, str] = {}
     title = data.title.strip()
-    if not title:
+    if not _visible(title):
         errors["title"] = "标题不能为空。"
+    elif any(unicodedata.category(char) == "Cc" for char in title):
+        errors["title"] = "标题含有控制字符，请删除后再提交。"
     elif len(title) > TITLE_MAX:
         errors["title"] = f"标题最长 {TITLE_MAX} 个字符，当前 {len(title)} 个。"
     if not data.body_md.strip():
@@ -66,6 +92,15 @@ def validate(session: Session, data: ArticleInput, body_max: int) -> dict[str, s
             f"正文最长 {body_max:,} 个字符，当前 {len(data.body_md):,} 个，"
             "请删减后再提交。"
         )
+    published = data.published_at
+    if published is not None:
+        day = published.date() if isinstance(published, datetime) else published
+        if not EARLIEST_PUBLISHED <= day <= LATEST_PUBLISHED:
+            errors["published_on"] = (
+                f"发布日期 {day.isoformat()} 超出范围："
+                f"应在 {EARLIEST_PUBLISHED.isoformat()} 到 "
+                f"{LATEST_PUBLISHED.isoformat()} 之间。"
+            )
     if len(data.summary) > SUMMARY_MAX:
         errors["summary"] = (
             f"摘要最长 {SUMMARY_MAX} 个字符，当前 {len(data.summary)} 个。"

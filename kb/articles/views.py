@@ -1,5 +1,6 @@
 """Pages for reading, writing and comparing briefs."""
 
+import unicodedata
 from datetime import date
 
 from flask import (
@@ -25,6 +26,9 @@ from kb.taxonomy.models import Industry
 from kb.taxonomy.tags import parse_tags
 from kb.timeutil import to_local
 
+# Beyond this, list pages would ask the database for offsets it cannot store.
+MAX_LIST_PAGE = 10_000
+
 bp = Blueprint("articles", __name__)
 
 
@@ -49,7 +53,8 @@ def _industry_choices() -> list[tuple[str, str]]:
 def _form_input(form: ArticleForm) -> tuple[services.ArticleInput, dict[str, str]]:
     errors = {}
     published = None
-    raw_date = (form.published_on.data or "").strip()
+    # NFKC: a full-width date such as ２０２４－０６－３０ is read as 2024-06-30.
+    raw_date = unicodedata.normalize("NFKC", form.published_on.data or "").strip()
     if raw_date:
         try:
             published = date.fromisoformat(raw_date)
@@ -76,32 +81,34 @@ def _attach_errors(form: ArticleForm, errors: dict[str, str]) -> None:
         getattr(form, name).errors = [*getattr(form, name).errors, message]
 
 
-def _save(form: ArticleForm, article: Article | None):
-    """Validate and save; return the article, or None with errors on the form."""
+def _save(form: ArticleForm, article: Article | None) -> tuple[Article | None, bool]:
+    """Validate and save; return the article and whether it changed.
+
+    The article is None when the form has errors, which are attached to it.
+    """
     if not form.validate_on_submit():
-        return None
+        return None, False
     data, errors = _form_input(form)
     body_max = current_app.config["KB_BODY_MAX_CHARS"]
     errors.update(services.validate(db.session, data, body_max))
     if errors:
         _attach_errors(form, errors)
-        return None
+        return None, False
     if article is None:
         article = services.create_article(db.session, data, current_user, body_max)
+        changed = True
     else:
         changed = services.update_article(
             db.session, article, data, current_user, body_max
         )
-        if not changed:
-            flash(_("内容没有变化，未生成新版本。"), "info")
     db.session.commit()
-    return article
+    return article, changed
 
 
 @bp.route("/")
 def index():
     """List briefs, newest first, optionally for one industry or tag."""
-    page = request.args.get("page", 1, type=int) or 1
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_LIST_PAGE)
     query = select(Article).order_by(Article.published_at.desc(), Article.id.desc())
     industry = request.args.get("industry", "").strip()
     if industry:
@@ -136,7 +143,7 @@ def create():
     """Write a new brief."""
     form = ArticleForm()
     form.industries.choices = _industry_choices()
-    article = _save(form, None)
+    article, _changed = _save(form, None)
     if article is not None:
         flash(_("简报已发布。"), "success")
         return redirect(url_for("articles.show", article_id=article.id))
@@ -168,9 +175,12 @@ def edit(article_id: int):
         form.industries.data = [industry.code for industry in article.industries]
         form.tags.data = "、".join(tag.name for tag in article.tags)
         form.published_on.data = to_local(article.published_at).date().isoformat()
-    saved = _save(form, article)
+    saved, changed = _save(form, article)
     if saved is not None:
-        flash(_("修改已保存。"), "success")
+        if changed:
+            flash(_("修改已保存。"), "success")
+        else:
+            flash(_("内容没有变化，未生成新版本。"), "info")
         return redirect(url_for("articles.show", article_id=article.id))
     status = 400 if request.method == "POST" else 200
     return render_template("articles/edit.html", form=form, article=article), status
@@ -190,6 +200,8 @@ def diff(article_id: int):
     newest = article.revision_count
     old_number = request.args.get("from", max(newest - 1, 1), type=int)
     new_number = request.args.get("to", newest, type=int)
+    if not (1 <= old_number <= newest and 1 <= new_number <= newest):
+        abort(404)
     try:
         old = services.get_revision(db.session, article, old_number)
         new = services.get_revision(db.session, article, new_number)

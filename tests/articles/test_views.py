@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from kb.articles.models import Article
 from kb.extensions import db
 from tests.conftest import csrf_token, login
@@ -170,3 +172,69 @@ def test_list_filters_by_industry_and_tag(signed_in):
 
 def test_missing_brief_is_404(signed_in):
     assert signed_in.get("/briefs/999").status_code == 404
+
+
+def test_crlf_body_unchanged_edit_adds_no_revision(signed_in, app):
+    body = "第一段\r\n第二段\r\n\r\n| a | b |\r\n| - | - |\r\n| 1 | 2 |"
+    created = signed_in.post("/briefs/new", data=brief_form(signed_in, body_md=body))
+    edit = created.headers["Location"] + "/edit"
+    response = signed_in.post(edit, data=brief_form(signed_in, edit, body_md=body))
+    assert response.status_code == 302
+    page = signed_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert "内容没有变化" in page
+    assert "修改已保存" not in page
+    with app.app_context():
+        article = db.session.scalar(db.select(Article))
+        assert article.revision_count == 1
+        assert "\r" not in article.body_md
+
+
+def test_body_limit_counts_crlf_as_one(signed_in, app):
+    limit = app.config["KB_BODY_MAX_CHARS"]
+    body = ("行" * 9 + "\r\n") * (limit // 10)
+    response = signed_in.post("/briefs/new", data=brief_form(signed_in, body_md=body))
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1900-01-01"])
+def test_out_of_range_date_rejected_input_kept(signed_in, day):
+    response = signed_in.post(
+        "/briefs/new", data=brief_form(signed_in, published_on=day)
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "超出范围" in page
+    assert day in page
+    assert "新能源汽车产业链简报" in page
+
+
+def test_full_width_date_accepted(signed_in, app):
+    response = signed_in.post(
+        "/briefs/new", data=brief_form(signed_in, published_on="２０２４－０６－３０")
+    )
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("title", ["\u200b", " \ufeff ", "标题\x07"])
+def test_invisible_or_control_title_rejected(signed_in, title):
+    response = signed_in.post("/briefs/new", data=brief_form(signed_in, title=title))
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/briefs/99999999999999999999999",
+        "/briefs/9223372036854775808/revisions",
+        "/briefs/1/diff?from=99999999999999999999999&to=1",
+        "/briefs/1/diff?to=0",
+    ],
+)
+def test_huge_numbers_in_urls_give_404(signed_in, path):
+    signed_in.post("/briefs/new", data=brief_form(signed_in))
+    assert signed_in.get(path).status_code == 404
+
+
+def test_huge_list_page_is_not_an_error(signed_in):
+    response = signed_in.get("/briefs/?page=9223372036854775807")
+    assert response.status_code == 200

@@ -186,3 +186,24 @@ def test_outbox_backlog_applied_by_sync(runner, app):
     synced = runner.invoke(args=["search", "sync"])
     assert "Applied 1 pending changes." in synced.output
     assert runner.invoke(args=["search", "check"]).exit_code == 0
+
+
+def test_import_reports_bad_yaml_dates_and_goes_on(runner, app, tmp_path):
+    root = tmp_path / "reports"
+    write(
+        root / "a-month.md",
+        "---\ntitle: 月份错误\npublishedAt: 2024-13-45\n---\n正文\n",
+    )
+    write(
+        root / "b-year.md", "---\ntitle: 年份过早\npublishedAt: 0001-01-01\n---\n正文\n"
+    )
+    write(root / "c-good.md", GOOD)
+    result = runner.invoke(args=["import", "markdown", str(root)])
+    assert result.exit_code == 1
+    assert "rejected  a-month.md: invalid value in YAML front matter" in result.output
+    assert (
+        "rejected  b-year.md: publishedAt: 发布日期 0001-01-01 超出范围"
+        in result.output
+    )
+    assert "created   c-good.md" in result.output
+    assert "3 files: 1 created" in result.output
