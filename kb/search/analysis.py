@@ -38,7 +38,7 @@ _TOKEN_RE = re.compile(
 )
 _RUN_RE = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?:\d+(?:\.\d+)*|[^\W\d_{_CJK}]+)+")
 _PART_RE = re.compile(rf"\d+(?:\.\d+)*|[^\W\d_{_CJK}]+")
-_CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_CONTROL_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
 
 # Words of the bank's trade that jieba's general dictionary splits or misses.
 # Adding them only changes ranking: recall comes from the grams.
@@ -108,14 +108,23 @@ def load_dictionary(cache_file: str | Path | None = None) -> None:
 
 
 def normalize_text(text: str) -> str:
-    """Return ``text`` in NFKC, lowercase, with control characters as spaces."""
+    """Return ``text`` in NFKC and lowercase, without invisible characters.
+
+    Format characters (zero-width space, soft hyphen, BOM), which pasted WeChat
+    text often has inside words, are removed. Other control characters become
+    spaces.
+    """
     text = unicodedata.normalize("NFKC", text).lower()
     if text.isprintable():
         return text
-    return "".join(
-        " " if unicodedata.category(char) in _CONTROL_CATEGORIES else char
-        for char in text
-    )
+    return "".join(_visible_char(char) for char in text)
+
+
+def _visible_char(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cf":
+        return ""
+    return " " if category in _CONTROL_CATEGORIES else char
 
 
 # -- grams ------------------------------------------------------------------
@@ -130,7 +139,28 @@ def _pieces(text: str) -> list[tuple[str, bool, int, int]]:
 
 
 def _parts(run: str) -> list[str]:
-    return _PART_RE.findall(run)
+    """Parts of a run other than the run itself: letters apart from digits
+    (``800v``: ``800``, ``v``) and the numbers of a dotted number
+    (``2024.3.19``: ``2024``, ``3``, ``19``)."""
+    parts = []
+    for part in _PART_RE.findall(run):
+        if part != run:
+            parts.append(part)
+        if "." in part:
+            parts.extend(part.split("."))
+    return parts
+
+
+def _leading_parts(run: str) -> list[str]:
+    """Parts a text may start with inside ``run``: ``v2.0``, ``2024.3``: ``2024``."""
+    first = _PART_RE.match(run).group()
+    return [p for p in dict.fromkeys((first, first.split(".")[0])) if p != run]
+
+
+def _trailing_parts(run: str) -> list[str]:
+    """Parts ``run`` may end with: ``v2.0`` gives ``2.0`` and ``0``."""
+    last = _PART_RE.findall(run)[-1]
+    return [p for p in dict.fromkeys((last, last.rsplit(".", 1)[-1])) if p != run]
 
 
 def gram_tokens(text: str) -> Iterator[str]:
@@ -152,20 +182,19 @@ def gram_tokens(text: str) -> Iterator[str]:
             continue
         yield piece
         parts = _parts(piece)
-        if len(parts) > 1:
-            yield from parts
+        yield from parts
         if index > 0:
             before, before_cjk, _start, before_end = pieces[index - 1]
             if before_cjk and before_end == start:
                 yield before[-1] + piece
-                if len(parts) > 1:
-                    yield before[-1] + parts[0]
+                for part in _leading_parts(piece):
+                    yield before[-1] + part
         if index + 1 < len(pieces):
             after, after_cjk, after_start, _end = pieces[index + 1]
             if after_cjk and after_start == end:
                 yield piece + after[0]
-                if len(parts) > 1:
-                    yield parts[-1] + after[0]
+                for part in _trailing_parts(piece):
+                    yield part + after[0]
 
 
 class GramQuery:

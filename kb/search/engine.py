@@ -14,6 +14,7 @@ import logging
 import re
 import shutil
 import threading
+import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -210,6 +211,9 @@ def _phrase_mismatches(
 def _display_text(text: str) -> tuple[str, str]:
     """The text to show (spaces collapsed) and its normalised twin of equal length."""
     shown = " ".join(text.split())
+    if not shown.isprintable():
+        # Invisible format characters (zero-width space, BOM) would split words.
+        shown = "".join(c for c in shown if unicodedata.category(c) != "Cf")
     folded = normalize_text(shown)
     if len(folded) == len(shown):
         return shown, folded

@@ -17,7 +17,8 @@ def grams(text: str) -> list[str]:
 
 def test_normalize_folds_width_case_and_controls():
     assert normalize_text("ＬＰＲ　２０２４") == "lpr 2024"
-    assert normalize_text("HVDC\x00\u200b续贷") == "hvdc  续贷"
+    assert normalize_text("HVDC\x00\u200b续贷") == "hvdc 续贷"
+    assert normalize_text("特\u00ad高\ufeff压") == "特高压"
 
 
 def test_han_runs_give_pairs_and_last_character():
@@ -38,7 +39,22 @@ def test_latin_runs_whole_in_parts_and_joined():
         "下调",
         "调",
         "5.2",
+        "5",
+        "2",
         "调5.2",
+        "调5",
+    ]
+
+
+def test_dotted_numbers_give_each_number():
+    assert grams("2024.3.19日") == [
+        "2024.3.19",
+        "2024",
+        "3",
+        "19",
+        "2024.3.19日",
+        "19日",
+        "日",
     ]
 
 
@@ -89,6 +105,9 @@ def _matches(query: str, text: str) -> bool:
         ("增长，年度", "增长；年度目标"),
         ("5G基站", "新建5G基站3万个"),
         ("第3季度", "第3季度末"),
+        ("2024", "（2024.3.19）"),
+        ("2.0版", "v2.0版本"),
+        ("下调5", "下调5.2%"),
     ],
 )
 def test_every_substring_has_its_grams(query, text):

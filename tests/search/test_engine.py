@@ -220,3 +220,26 @@ def test_searcher_sees_commits_from_another_engine(tmp_path):
     assert reader.search("续贷").total == 1
     reader.close()
     writer.close()
+
+
+def test_invisible_characters_do_not_split_words(tmp_path):
+    engine = SearchEngine(tmp_path / "index")
+    engine.write([doc(1, body="特\u200b高压与比亚\u00ad迪，\ufeff续贷")], [])
+    assert ids(engine.search("特高压")) == {1}
+    assert ids(engine.search("比亚迪")) == {1}
+    assert "<mark>特高压</mark>" in engine.search("特高压").hits[0].snippet
+    engine.close()
+
+
+def test_dotted_dates_contain_their_numbers(engine):
+    engine.write([doc(8, body="公告日期（2024.3.19），增速5.2%")], [])
+    assert 8 in ids(engine.search("2024"))
+    assert 8 in ids(engine.search("5.2"))
+    assert 8 in ids(engine.search("19"))
+
+
+def test_punctuation_between_words_is_ignored(engine):
+    engine.write([doc(9, body="电池级碳酸锂价格与光伏储能项目")], [])
+    assert 9 in ids(engine.search("电池级-碳酸锂"))
+    assert 9 in ids(engine.search("光伏、储能"))
+    assert 9 in ids(engine.search('"光伏 储能"'))
