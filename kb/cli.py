@@ -187,12 +187,21 @@ def search():
 
 
 @search.command("reindex")
+@click.option(
+    "--clear",
+    is_flag=True,
+    help="Empty the index first (for a damaged index); searches find nothing "
+    "until the rebuild ends.",
+)
 @with_appcontext
-def search_reindex():
-    """Rebuild the index from the database."""
+def search_reindex(clear: bool):
+    """Rewrite every document of the index from the database.
+
+    Searches keep working while it runs, unless --clear is given.
+    """
     from kb.search.service import get_indexer
 
-    count = get_indexer().reindex()
+    count = get_indexer().reindex(clear=clear)
     click.echo(f"Indexed {count} documents.")
 
 
@@ -223,7 +232,8 @@ def search_check():
     if not report.clean:
         click.echo(
             f"Index differs: {len(report.missing)} missing, {len(report.stale)} stale, "
-            f"{len(report.extra)} extra. Run `kb search sync` or `kb search reindex`."
+            f"{len(report.extra)} extra. Run `kb search sync` to apply pending "
+            "changes, then `kb search reindex` if any remain."
         )
         sys.exit(1)
     click.echo("Index matches the database.")

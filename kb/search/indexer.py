@@ -132,25 +132,35 @@ class Indexer:
             "Applied %d index updates and %d deletions", len(upserts), len(deletes)
         )
 
-    def reindex(self) -> int:
-        """Rebuild the index from the database; return the number of documents."""
+    def reindex(self, clear: bool = False) -> int:
+        """Rewrite every document from the database; return the number written.
+
+        Documents are replaced in place and those without a record removed at
+        the end, so searches keep finding everything while this runs. With
+        ``clear`` the index is emptied first, for a damaged index.
+        """
         with self._exclusive(), self.session_factory() as session:
             last_seq = session.scalar(select(func.max(SearchOutbox.seq))) or 0
-            self.engine.clear()
-            total = 0
-            batch = []
+            if clear:
+                self.engine.clear()
+            written: set[str] = set()
+            batch: list = []
             for source in SOURCES.values():
                 for document in source.iter_all(session):
                     batch.append(document)
                     if len(batch) >= BATCH_SIZE:
                         self.engine.write(batch, [])
-                        total += len(batch)
+                        written.update(d.doc_id for d in batch)
                         batch = []
             self.engine.write(batch, [])
-            total += len(batch)
+            written.update(d.doc_id for d in batch)
+            extra = sorted(set(self.engine.versions()) - written)
+            self.engine.write([], extra)
             self._store_seq(last_seq)
-        logger.info("Rebuilt the search index with %d documents", total)
-        return total
+        logger.info(
+            "Rewrote %d search documents and removed %d", len(written), len(extra)
+        )
+        return len(written)
 
     def check(self) -> CheckReport:
         """Compare every searchable record with its index entry."""

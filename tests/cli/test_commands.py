@@ -207,3 +207,34 @@ def test_import_reports_bad_yaml_dates_and_goes_on(runner, app, tmp_path):
     )
     assert "created   c-good.md" in result.output
     assert "3 files: 1 created" in result.output
+
+
+def test_reindex_in_place_removes_extra_documents(runner, app, tmp_path):
+    from datetime import datetime
+
+    from kb.search.documents import SearchDocument
+
+    root = tmp_path / "reports"
+    write(root / "good.md", GOOD)
+    runner.invoke(args=["import", "markdown", str(root)])
+    engine = app.extensions["kb_indexer"].engine
+    stray = SearchDocument(
+        "article:999",
+        "article",
+        999,
+        "孤立",
+        "",
+        "无记录",
+        "/briefs/999",
+        datetime(2024, 1, 1),
+        "v",
+    )
+    engine.write([stray], [])
+    assert runner.invoke(args=["search", "check"]).exit_code == 1
+    result = runner.invoke(args=["search", "reindex"])
+    assert "Indexed 1 documents." in result.output
+    assert set(engine.versions()) == {"article:1"}
+    assert runner.invoke(args=["search", "check"]).exit_code == 0
+    cleared = runner.invoke(args=["search", "reindex", "--clear"])
+    assert cleared.exit_code == 0
+    assert set(engine.versions()) == {"article:1"}
