@@ -37,6 +37,7 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     status = 200
+    headers = {}
     if form.validate_on_submit():
         try:
             user = services.authenticate(
@@ -50,6 +51,7 @@ def login():
             db.session.commit()
             form.password.errors.append(error.message)
             status = 429
+            headers["Retry-After"] = str(error.retry_after)
         except ValidationError as error:
             db.session.commit()
             form.password.errors.append(_(error.message))
@@ -65,7 +67,7 @@ def login():
             return redirect(_next_target(form.next.data))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])

@@ -99,6 +99,7 @@ def test_account_throttled_after_failures(client, make_user, app):
     assert blocked.status_code == 429
     body = blocked.get_data(as_text=True)
     assert "分钟后再试" in body
+    assert 0 < int(blocked.headers["Retry-After"]) <= 15 * 60 + 1
 
 
 def test_address_throttled_across_accounts(client, make_user, app):

@@ -223,3 +223,9 @@ def test_published_brief_found_through_form(signed_in):
     )
     data = signed_in.get("/api/v1/search?q=贴现利率").get_json()
     assert data["total"] == 1
+
+
+def test_pager_keeps_per_page(signed_in, corpus):
+    page = signed_in.get("/search/?q=续贷&per_page=1").get_data(as_text=True)
+    assert "per_page=1" in page
+    assert "page=2" in page
