@@ -4,6 +4,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -64,14 +65,14 @@ class RateLimited(KbError):
 
 
 ERROR_TITLES = {
-    400: "请求无效",
-    401: "需要登录",
-    403: "无权访问",
-    404: "页面不存在",
-    405: "不支持的请求方法",
-    413: "提交的内容过大",
-    429: "尝试次数过多",
-    500: "服务器内部错误",
+    400: _l("请求无效"),
+    401: _l("需要登录"),
+    403: _l("无权访问"),
+    404: _l("页面不存在"),
+    405: _l("不支持的请求方法"),
+    413: _l("提交的内容过大"),
+    429: _l("尝试次数过多"),
+    500: _l("服务器内部错误"),
 }
 
 
@@ -89,7 +90,7 @@ def error_response(status: int, code: str, message: str):
         response = jsonify(error=code, message=message)
         response.status_code = status
         return response
-    title = _(ERROR_TITLES.get(status, "出错了"))
+    title = str(ERROR_TITLES.get(status, _l("出错了")))
     html = render_template(
         "errors/error.html", status=status, title=title, message=message
     )

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -80,43 +81,51 @@ def validate(session: Session, data: ArticleInput, body_max: int) -> dict[str, s
     errors: dict[str, str] = {}
     title = data.title.strip()
     if not _visible(title):
-        errors["title"] = "标题不能为空。"
+        errors["title"] = _l("标题不能为空。")
     elif any(unicodedata.category(char) == "Cc" for char in title):
-        errors["title"] = "标题含有控制字符，请删除后再提交。"
+        errors["title"] = _l("标题含有控制字符，请删除后再提交。")
     elif len(title) > TITLE_MAX:
-        errors["title"] = f"标题最长 {TITLE_MAX} 个字符，当前 {len(title)} 个。"
+        errors["title"] = _l(
+            "标题最长 %(max)s 个字符，当前 %(n)s 个。", max=TITLE_MAX, n=len(title)
+        )
     if not data.body_md.strip():
-        errors["body_md"] = "正文不能为空。"
+        errors["body_md"] = _l("正文不能为空。")
     elif len(data.body_md) > body_max:
-        errors["body_md"] = (
-            f"正文最长 {body_max:,} 个字符，当前 {len(data.body_md):,} 个，"
-            "请删减后再提交。"
+        errors["body_md"] = _l(
+            "正文最长 %(max)s 个字符，当前 %(n)s 个，请删减后再提交。",
+            max=f"{body_max:,}",
+            n=f"{len(data.body_md):,}",
         )
     published = data.published_at
     if published is not None:
         day = published.date() if isinstance(published, datetime) else published
         if not EARLIEST_PUBLISHED <= day <= LATEST_PUBLISHED:
-            errors["published_on"] = (
-                f"发布日期 {day.isoformat()} 超出范围："
-                f"应在 {EARLIEST_PUBLISHED.isoformat()} 到 "
-                f"{LATEST_PUBLISHED.isoformat()} 之间。"
+            errors["published_on"] = _l(
+                "发布日期 %(day)s 超出范围：应在 %(first)s 到 %(last)s 之间。",
+                day=day.isoformat(),
+                first=EARLIEST_PUBLISHED.isoformat(),
+                last=LATEST_PUBLISHED.isoformat(),
             )
     if len(data.summary) > SUMMARY_MAX:
-        errors["summary"] = (
-            f"摘要最长 {SUMMARY_MAX} 个字符，当前 {len(data.summary)} 个。"
+        errors["summary"] = _l(
+            "摘要最长 %(max)s 个字符，当前 %(n)s 个。",
+            max=SUMMARY_MAX,
+            n=len(data.summary),
         )
     if len(data.source) > SOURCE_MAX:
-        errors["source"] = f"来源最长 {SOURCE_MAX} 个字符。"
+        errors["source"] = _l("来源最长 %(max)s 个字符。", max=SOURCE_MAX)
     url = data.source_url.strip()
     if url and (len(url) > URL_MAX or not URL_RE.match(url)):
-        errors["source_url"] = (
-            f"来源链接 {url[:80]!r} 无效：需以 http:// 或 https:// 开头。"
+        errors["source_url"] = _l(
+            "来源链接 %(url)s 无效：需以 http:// 或 https:// 开头。", url=repr(url[:80])
         )
     unknown = [
         code for code in data.industry_codes if session.get(Industry, code) is None
     ]
     if unknown:
-        errors["industries"] = f"未知的行业代码：{'、'.join(unknown)}。"
+        errors["industries"] = _l(
+            "未知的行业代码：%(codes)s。", codes="、".join(unknown)
+        )
     for tag in data.tags:
         problem = validate_tag(normalize_tag(tag))
         if problem:
@@ -278,11 +287,11 @@ class FieldDiff:
 def diff_revisions(old: ArticleRevision, new: ArticleRevision) -> list[FieldDiff]:
     """Compare two revisions field by field; lines are ("+"|"-"|" "|"@", text)."""
     fields = (
-        ("标题", "title"),
-        ("摘要", "summary"),
-        ("行业", "industries_text"),
-        ("标签", "tags_text"),
-        ("正文", "body_md"),
+        (_l("标题"), "title"),
+        (_l("摘要"), "summary"),
+        (_l("行业"), "industries_text"),
+        (_l("标签"), "tags_text"),
+        (_l("正文"), "body_md"),
     )
     result = []
     for label, name in fields:

@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -71,7 +72,8 @@ def check_login_allowed(session: Session, username: str, address: str, config) -
             wait = int((oldest + window - utcnow()).total_seconds()) + 1
             minutes = max(1, -(-wait // 60))
             raise RateLimited(
-                f"登录失败次数过多，请在 {minutes} 分钟后再试。", retry_after=wait
+                _l("登录失败次数过多，请在 %(minutes)s 分钟后再试。", minutes=minutes),
+                retry_after=wait,
             )
 
 
@@ -91,7 +93,7 @@ def authenticate(
     if not verify_password(user, password) or not user.active:
         session.add(LoginFailure(username=username.lower()[:64], address=address[:64]))
         logger.info("Failed sign-in for account %r from %s", username[:64], address)
-        raise ValidationError("用户名或密码不正确。", field="password")
+        raise ValidationError(_l("用户名或密码不正确。"), field="password")
     session.execute(
         delete(LoginFailure).where(LoginFailure.username == username.lower())
     )

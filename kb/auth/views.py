@@ -49,12 +49,12 @@ def login():
             )
         except RateLimited as error:
             db.session.commit()
-            form.password.errors.append(error.message)
+            form.password.errors.append(str(error.message))
             status = 429
             headers["Retry-After"] = str(error.retry_after)
         except ValidationError as error:
             db.session.commit()
-            form.password.errors.append(_(error.message))
+            form.password.errors.append(str(error.message))
             status = 400
         else:
             locale = session.get("locale")

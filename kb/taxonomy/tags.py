@@ -8,6 +8,8 @@ full-width "ＥＳＧ" are one tag.
 import re
 import unicodedata
 
+from flask_babel import lazy_gettext as _l
+
 MAX_TAG_LENGTH = 40
 """Maximum length of a normalised tag in characters (code points).
 
@@ -77,19 +79,22 @@ def validate_tag(tag: str) -> str | None:
     quoted_tag = _quote_tag(tag)
 
     if not tag:
-        return "标签不能为空。"
+        return _l("标签不能为空。")
 
     for char in tag:
         if unicodedata.category(char) in _REJECTED_CATEGORIES:
-            return (
-                f"标签“{quoted_tag}”包含不可见的控制字符 U+{ord(char):04X}，"
-                "请删除该字符后重试。"
+            return _l(
+                "标签“%(tag)s”包含不可见的控制字符 U+%(code)s，请删除该字符后重试。",
+                tag=quoted_tag,
+                code=f"{ord(char):04X}",
             )
 
     if len(tag) > MAX_TAG_LENGTH:
-        return (
-            f"标签“{quoted_tag}”过长：共 {len(tag)} 个字符，"
-            f"最多允许 {MAX_TAG_LENGTH} 个字符。"
+        return _l(
+            "标签“%(tag)s”过长：共 %(n)s 个字符，最多允许 %(max)s 个字符。",
+            tag=quoted_tag,
+            n=len(tag),
+            max=MAX_TAG_LENGTH,
         )
 
     return None

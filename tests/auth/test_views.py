@@ -153,3 +153,16 @@ def test_language_switch_to_english(signed_in):
     signed_in.post("/language", data={"locale": "en", "csrf_token": token, "next": "/"})
     page = signed_in.get("/").get_data(as_text=True)
     assert "Industry briefs" in page
+
+
+def test_english_sign_in_error_and_error_page(client, make_user):
+    make_user("manager")
+    client.post("/language", data={"locale": "en", "csrf_token": csrf_token(client)})
+    failed = login(client, password="wrong-password-here")
+    assert "Incorrect username or password." in failed.get_data(as_text=True)
+    login(client)
+    # A signed-in user's saved language wins over the one chosen before.
+    client.post("/language", data={"locale": "en", "csrf_token": csrf_token(client)})
+    missing = client.get("/briefs/424242")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.get_data(as_text=True)
