@@ -162,7 +162,8 @@ def test_english_sign_in_error_and_error_page(client, make_user):
     assert "Incorrect username or password." in failed.get_data(as_text=True)
     login(client)
     # A signed-in user's saved language wins over the one chosen before.
-    client.post("/language", data={"locale": "en", "csrf_token": csrf_token(client)})
+    token = csrf_token(client, "/")
+    client.post("/language", data={"locale": "en", "csrf_token": token})
     missing = client.get("/briefs/424242")
     assert missing.status_code == 404
     assert "Page not found" in missing.get_data(as_text=True)
