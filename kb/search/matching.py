@@ -114,7 +114,7 @@ def evaluate(
         keep = np.isin(ids, array, assume_unique=True)
         ids = ids[keep]
         scores = scores[keep] if scores is not None else None
-    if parsed and parsed.excluded:
+    if parsed.excluded:
         excluded = union([term_candidates(snapshot, t) for t in parsed.excluded])
         keep = ~np.isin(ids, excluded, assume_unique=True)
         ids = ids[keep]

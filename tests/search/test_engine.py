@@ -243,3 +243,9 @@ def test_punctuation_between_words_is_ignored(engine):
     assert 9 in ids(engine.search("电池级-碳酸锂"))
     assert 9 in ids(engine.search("光伏、储能"))
     assert 9 in ids(engine.search('"光伏 储能"'))
+
+
+def test_exclusion_applies_to_filter_only_listing(engine):
+    listed = ids(engine.search("-钢铁", industry="C"))
+    assert 4 not in listed
+    assert 3 in listed
