@@ -115,9 +115,9 @@ def render_markdown(source: str) -> str:
     return _build_cleaner().clean(_convert(source))
 
 
-# Python-Markdown's inline processing is quadratic in some inputs: it looks for
-# the end of a link from every unclosed "[" or "](" to the end of the block, and
-# it stashes every entity and escape of a block in a list it searches again.
+# Python-Markdown's inline processing is quadratic in some inputs. It looks for
+# the end of a link from every unclosed "[" or "](" to the end of the block. It
+# also stashes every entity and escape of a block in a list it searches again.
 # 3,000 "[" took 1.8 s, and 300,000 would take hours. A block whose estimated
 # work is above these limits is shown as escaped plain text, without Markdown.
 # Ordinary briefs stay far below them (150 links in a 10,000-character
