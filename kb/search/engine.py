@@ -341,7 +341,10 @@ class SearchEngine:
             return
         prepared = [self._fields(document) for document in upserts]
         with self._lock:
-            writer = self._index.writer(timeout=60)
+            # Separate files, not one compound file per segment: whoosh3 reads a
+            # compound segment into memory whole (BytesIO over its mmap), which
+            # cost 790 MB of RSS at 100,000 briefs.
+            writer = self._index.writer(timeout=60, compound=False)
             try:
                 for doc_id in delete_ids:
                     writer.delete_by_term("doc_id", doc_id)

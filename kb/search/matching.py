@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.search.postings import EMPTY_IDS, Snapshot, intersect, union, weights_at
+from kb.search.postings import EMPTY_IDS, Snapshot
 
 K1 = 1.2
 WORD_BONUS = 2.0
@@ -36,90 +36,95 @@ class Filters:
         return bool(self.industry or self.tag or self.types or self.acl is not None)
 
 
-def term_candidates(snapshot: Snapshot, term, field: str = "grams") -> np.ndarray:
-    arrays = [snapshot.ids(field, gram) for gram in term.grams]
-    arrays += [snapshot.prefix_ids(field, char) for char in term.prefixes]
-    return intersect(arrays)
+def term_match(snapshot: Snapshot, term, field: str = "grams"):
+    """Which documents have ``term`` and the frequency of its rarest gram.
+
+    Both are arrays over all document numbers, so terms combine with
+    elementwise operations in C.
+    """
+    frequency = None
+    for gram in term.grams:
+        dense = snapshot.frequencies(field, gram)
+        if frequency is None:
+            frequency = dense
+        else:
+            np.minimum(frequency, dense, out=frequency)
+    if frequency is None:
+        match = np.ones(snapshot.doc_count_all, dtype=bool)
+    else:
+        match = frequency > 0
+    for char in term.prefixes:
+        match &= snapshot.prefix_mask(field, char)
+    if frequency is None:
+        frequency = match.astype(np.float32)
+    return match, frequency
 
 
-def term_scores(snapshot: Snapshot, term, candidates: np.ndarray) -> np.ndarray:
-    """Score of ``term`` in each candidate document."""
+def term_scores(snapshot: Snapshot, term) -> tuple[np.ndarray, np.ndarray]:
+    """Documents matching ``term`` and the term's score in each (0 elsewhere)."""
+    match, frequency = term_match(snapshot, term)
     total = max(snapshot.doc_count, 1)
-    found = len(candidates)
+    found = int(np.count_nonzero(match))
     idf = math.log(1 + (total - found + 0.5) / (found + 0.5))
-    if term.grams:
-        frequency = np.min(
-            [
-                weights_at(*snapshot.postings("grams", gram), candidates)
-                for gram in term.grams
-            ],
-            axis=0,
-        )
-    else:
-        frequency = np.ones(found, dtype=np.float32)
-    saturated = frequency * (K1 + 1) / (frequency + K1)
-    in_title = np.isin(
-        candidates, term_candidates(snapshot, term, "title_grams"), assume_unique=True
-    )
+    score = frequency * np.float32(K1 + 1) / (frequency + np.float32(K1))
+    title_match, _frequency = term_match(snapshot, term, "title_grams")
+    score += np.float32(TITLE_BONUS) * title_match
     if term.words:
-        words = intersect([snapshot.ids("words", word) for word in term.words])
-        whole_word = np.isin(candidates, words, assume_unique=True)
-    else:
-        whole_word = np.zeros(found, dtype=bool)
-    return idf * (saturated + WORD_BONUS * whole_word + TITLE_BONUS * in_title)
+        whole_word = snapshot.mask("words", term.words[0])
+        for word in term.words[1:]:
+            whole_word &= snapshot.mask("words", word)
+        score += np.float32(WORD_BONUS) * whole_word
+    score *= np.float32(idf)
+    score *= match
+    return match, score
 
 
 def _group(snapshot: Snapshot, terms) -> tuple[np.ndarray, np.ndarray]:
     """Documents matching any of ``terms`` and the sum of their term scores."""
-    matched = []
-    for term in terms:
-        candidates = term_candidates(snapshot, term)
-        matched.append((candidates, term_scores(snapshot, term, candidates)))
-    ids = union([candidates for candidates, _scores in matched])
-    scores = np.zeros(len(ids), dtype=np.float64)
-    for candidates, term_score in matched:
-        scores[np.searchsorted(ids, candidates)] += term_score
-    return ids, scores
+    match, score = term_scores(snapshot, terms[0])
+    for term in terms[1:]:
+        term_match_, term_score = term_scores(snapshot, term)
+        match |= term_match_
+        score += term_score
+    return match, score
 
 
-def _filter_arrays(snapshot: Snapshot, filters: Filters) -> list[np.ndarray]:
-    arrays = []
+def _filter_masks(snapshot: Snapshot, filters: Filters) -> list[np.ndarray]:
+    masks = []
     if filters.industry:
-        arrays.append(snapshot.ids("industry", filters.industry))
+        masks.append(snapshot.mask("industry", filters.industry))
     if filters.tag:
-        arrays.append(snapshot.ids("tags", filters.tag))
+        masks.append(snapshot.mask("tags", filters.tag))
     if filters.types:
-        arrays.append(union([snapshot.ids("type", t) for t in filters.types]))
+        masks.append(_any(snapshot, "type", filters.types))
     if filters.acl is not None:
-        arrays.append(union([snapshot.ids("acl", token) for token in filters.acl]))
-    return arrays
+        masks.append(_any(snapshot, "acl", filters.acl))
+    return masks
+
+
+def _any(snapshot: Snapshot, field: str, terms) -> np.ndarray:
+    mask = np.zeros(snapshot.doc_count_all, dtype=bool)
+    for term in terms:
+        mask |= snapshot.mask(field, term)
+    return mask
 
 
 def evaluate(
     snapshot: Snapshot, parsed, filters: Filters
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Matching live documents, sorted by number, and their scores (None: no text)."""
-    if parsed:
-        groups = [_group(snapshot, group) for group in parsed.groups]
-        ids = intersect([group_ids for group_ids, _scores in groups])
-        scores = np.zeros(len(ids), dtype=np.float64)
-        for group_ids, group_scores in groups:
-            scores += group_scores[np.searchsorted(group_ids, ids)]
-    else:
-        ids, scores = snapshot.live, None
-    keep_arrays = _filter_arrays(snapshot, filters)
-    if parsed and len(snapshot.live) < snapshot.doc_count_all:
-        keep_arrays.append(snapshot.live)
-    for array in keep_arrays:
-        keep = np.isin(ids, array, assume_unique=True)
-        ids = ids[keep]
-        scores = scores[keep] if scores is not None else None
-    if parsed.excluded:
-        excluded = union([term_candidates(snapshot, t) for t in parsed.excluded])
-        keep = ~np.isin(ids, excluded, assume_unique=True)
-        ids = ids[keep]
-        scores = scores[keep] if scores is not None else None
-    return ids, scores
+    score = None
+    match = snapshot.live.copy()
+    for group in parsed.groups:
+        group_match, group_score = _group(snapshot, group)
+        match &= group_match
+        score = group_score if score is None else score + group_score
+    for mask in _filter_masks(snapshot, filters):
+        match &= mask
+    for term in parsed.excluded:
+        match &= ~term_match(snapshot, term)[0]
+    ids = np.flatnonzero(match)
+    return ids, (score[ids].astype(np.float64) if score is not None else None)
 
 
 def drop(
