@@ -21,7 +21,7 @@ EMPTY_WEIGHTS = np.zeros(0, dtype=np.float32)
 
 # Cached posting arrays of one snapshot, in bytes. A term in 80,000 of 100,000
 # documents takes 640 kB (4-byte ids and 4-byte frequencies).
-CACHE_BYTES = 64 * 1024 * 1024
+CACHE_BYTES = 128 * 1024 * 1024
 MAX_PREFIX_TERMS = 5000
 
 
@@ -33,11 +33,18 @@ def _leaf_arrays(matcher) -> tuple[list, list]:
         # Block by block through the codec's own decoders; pinned whoosh3
         # version, see pyproject.toml.
         while not matcher._atend:
-            if matcher._ids is None:
-                matcher._read_ids()
+            if matcher._data is None:
+                matcher._read_data()
+            raw_ids = matcher._data[0]
+            if matcher._byteids:
+                block_ids = np.asarray(raw_ids, dtype=np.int32)
+            else:
+                # The codec stores gaps between ids; whoosh's own decoder adds
+                # them up one by one in Python.
+                block_ids = np.cumsum(np.asarray(raw_ids, dtype=np.int64))
             if matcher._weights is None:
                 matcher._read_weights()
-            ids.append(np.asarray(matcher._ids, dtype=np.int32))
+            ids.append(block_ids.astype(np.int32))
             weights.append(np.asarray(matcher._weights, dtype=np.float32))
             matcher._next_block()
         return ids, weights

@@ -249,3 +249,28 @@ def test_exclusion_applies_to_filter_only_listing(engine):
     listed = ids(engine.search("-钢铁", industry="C"))
     assert 4 not in listed
     assert 3 in listed
+
+
+def test_posting_arrays_equal_whoosh_postings(tmp_path):
+    from kb.search.postings import Snapshot
+
+    engine = SearchEngine(tmp_path / "index")
+    engine.write(
+        [
+            doc(n, body=f"第{n}期贷款" + ("续贷" if n % 3 else ""))
+            for n in range(1, 400)
+        ],
+        [],
+    )
+    engine.write([], ["article:5"])
+    snapshot = Snapshot(engine._index.searcher())
+    reader = snapshot.reader
+    for term in ("贷款", "续贷", "期贷"):
+        expected = []
+        for leaf, offset in reader.leaf_readers():
+            if ("grams", term) in leaf:
+                expected += [offset + i for i in leaf.postings("grams", term).all_ids()]
+        assert snapshot.postings("grams", term)[0].tolist() == expected
+    assert engine.search("续贷").total == len([n for n in range(1, 400) if n % 3]) - 1
+    snapshot.close()
+    engine.close()
