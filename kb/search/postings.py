@@ -4,8 +4,9 @@ Whoosh matches and scores documents one posting at a time in Python, which
 costs about a microsecond per posting and made common terms slow at 100,000
 documents. Here each posting list is decoded a block at a time (128 postings)
 into a sorted array of global document numbers and an array of term
-frequencies. Intersections, unions and scores are then numpy operations, and
-the arrays of frequent terms are cached until the index changes.
+frequencies, and cached until the index changes. Queries spread them into
+arrays as long as the index (:meth:`Snapshot.frequencies`, :meth:`Snapshot.mask`),
+so matching and scoring are elementwise numpy operations.
 """
 
 from __future__ import annotations
