@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 MAX_TERMS = 10
 SNIPPET_CHARS = 140
 MAX_PHRASE_CHECKS = 5000
+# Kept by kb.search.indexer next to the Whoosh folder: the last outbox entry applied.
+APPLIED_SEQ_FILE = "applied-seq"
 
 
 class GramTokenizer(Tokenizer):
@@ -303,12 +305,33 @@ class SearchEngine:
         load_dictionary(jieba_cache)
         self.path = Path(index_dir) / "whoosh"
         self.path.mkdir(parents=True, exist_ok=True)
+        schema = build_schema()
+        self._index = None
         if whoosh_index.exists_in(str(self.path)):
             self._index = whoosh_index.open_dir(str(self.path))
-        else:
-            self._index = whoosh_index.create_in(str(self.path), build_schema())
+            if sorted(self._index.schema.names()) != sorted(schema.names()):
+                self._start_over(schema)
+        if self._index is None:
+            self._index = whoosh_index.create_in(str(self.path), schema)
         self._lock = threading.RLock()
         self._current: Snapshot | None = None
+
+    def _start_over(self, schema) -> None:
+        """Replace an index written with other fields by an empty one.
+
+        Forgetting the applied outbox position makes the indexer apply the
+        whole outbox again, which rewrites every document.
+        """
+        logger.warning(
+            "The search index in %s has other fields than this version; "
+            "rebuilding it from the outbox",
+            self.path,
+        )
+        self._index.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path.parent / APPLIED_SEQ_FILE).unlink(missing_ok=True)
+        self._index = whoosh_index.create_in(str(self.path), schema)
 
     # -- writing ------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb.search.engine import SearchEngine
+from kb.search.engine import APPLIED_SEQ_FILE, SearchEngine
 from kb.search.models import SearchOutbox
 from kb.search.registry import SOURCES
 
@@ -53,7 +53,7 @@ class Indexer:
         self.engine = engine
         self.index_dir = Path(index_dir)
         self.session_factory: sessionmaker = session_factory
-        self._seq_file = self.index_dir / "applied-seq"
+        self._seq_file = self.index_dir / APPLIED_SEQ_FILE
         self._lock_file = self.index_dir / "apply.lock"
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None

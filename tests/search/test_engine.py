@@ -274,3 +274,19 @@ def test_posting_arrays_equal_whoosh_postings(tmp_path):
     assert engine.search("续贷").total == len([n for n in range(1, 400) if n % 3]) - 1
     snapshot.close()
     engine.close()
+
+
+def test_index_with_other_fields_starts_over(tmp_path):
+    from whoosh import fields
+    from whoosh import index as whoosh_index
+
+    old = tmp_path / "index" / "whoosh"
+    old.mkdir(parents=True)
+    whoosh_index.create_in(str(old), fields.Schema(doc_id=fields.ID(stored=True)))
+    seq_file = tmp_path / "index" / "applied-seq"
+    seq_file.write_text("42")
+    engine = SearchEngine(tmp_path / "index")
+    assert not seq_file.exists()
+    engine.write([doc(1)], [])
+    assert ids(engine.search("续贷")) == {1}
+    engine.close()
