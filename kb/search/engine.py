@@ -113,7 +113,7 @@ class Term:
 
 @dataclass
 class ParsedQuery:
-    """What a query string asks for: every group must match, no exclusion may.
+    """Terms of a query string: every group must match, no exclusion may.
 
     A group lists alternatives joined by ``OR``.
     """
@@ -194,24 +194,27 @@ def _phrase_mismatches(
     mismatches = []
     for docnum in ids[:MAX_PHRASE_CHECKS].tolist():
         stored = snapshot.searcher.stored_fields(docnum)
-        text = "\n".join(
-            (
-                stored["title"],
-                zlib.decompress(stored["text_z"]).decode(),
-                stored.get("labels", ""),
-            )
-        )
-        text = " ".join(normalize_text(text).split())
+        parts = (stored["title"], _unpack_text(stored), stored.get("labels", ""))
+        text = " ".join(normalize_text("\n".join(parts)).split())
         if not all(pattern.search(text) for pattern in patterns):
             mismatches.append(docnum)
     return mismatches
+
+
+def _pack_text(text: str) -> bytes:
+    """Compress the summary and body kept for snippets and phrase checks."""
+    return zlib.compress(text.encode(), 6)
+
+
+def _unpack_text(stored: dict) -> str:
+    return zlib.decompress(stored["text_z"]).decode()
 
 
 # -- snippets ---------------------------------------------------------------
 
 
 def _display_text(text: str) -> tuple[str, str]:
-    """The text to show (spaces collapsed) and its normalised twin of equal length."""
+    """Return the text to show, spaces collapsed, and its normalised twin."""
     shown = " ".join(text.split())
     if not shown.isprintable():
         # Invisible format characters (zero-width space, BOM) would split words.
@@ -353,7 +356,7 @@ class SearchEngine:
             "title": document.title,
             "url": document.url,
             "version": document.version,
-            "text_z": zlib.compress(f"{document.summary}\n{document.body}".encode(), 6),
+            "text_z": _pack_text(f"{document.summary}\n{document.body}"),
             "labels": extra,
         }
 
@@ -478,8 +481,7 @@ class SearchEngine:
         stored = snapshot.searcher.stored_fields(docnum)
         snippet = ""
         if snippets:
-            text = zlib.decompress(stored["text_z"]).decode()
-            snippet = make_snippet(text, parsed.highlight_terms)
+            snippet = make_snippet(_unpack_text(stored), parsed.highlight_terms)
         published = stored.get("published")
         return SearchHit(
             doc_id=stored["doc_id"],
