@@ -10,7 +10,7 @@ from kb.extensions import db
 
 
 def api_login_required(view):
-    """Answer 401 in JSON unless a session or a bearer token identifies the user."""
+    """Return 401 in JSON unless a session or a bearer token identifies the user."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):

@@ -48,8 +48,8 @@ class ArticleInput:
     author_name: str = ""
 
     def __post_init__(self):
-        # Browsers send CRLF: store LF so an unchanged form is an unchanged text
-        # and the body limit counts what the author sees.
+        # Browsers send CRLF. Storing LF makes an unchanged form an unchanged text
+        # and makes the body limit count the characters the author typed.
         self.body_md = _unix_newlines(self.body_md)
         self.summary = _unix_newlines(self.summary)
 

@@ -37,7 +37,7 @@ class Filters:
 
 
 def term_match(snapshot: Snapshot, term, field: str = "grams"):
-    """Which documents have ``term`` and the frequency of its rarest gram.
+    """Return which documents have ``term`` and the frequency of its rarest gram.
 
     Both are arrays over all document numbers, so terms combine with
     elementwise operations in C.
@@ -144,7 +144,7 @@ def top(
     sort: str,
     limit: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``limit`` ids in result order, and their scores.
+    """Return the first ``limit`` ids in result order, and their scores.
 
     Relevance order is score, then newest, then document number; date order is
     newest, then document number. Only the documents that can reach the first

@@ -136,13 +136,13 @@ class Snapshot:
         return dense
 
     def mask(self, field: str, term: str) -> np.ndarray:
-        """Whether each document, by document number, contains ``term``."""
+        """Return, by document number, whether each document contains ``term``."""
         dense = np.zeros(self.doc_count_all, dtype=bool)
         dense[self.postings(field, term)[0]] = True
         return dense
 
     def prefix_mask(self, field: str, prefix: str) -> np.ndarray:
-        """Whether each document has a term of ``field`` starting with ``prefix``."""
+        """Return, by document number, whether a term starts with ``prefix``."""
         key = (field, "\0prefix:" + prefix)
         with self._lock:
             cached = self._cache.get(key)
@@ -161,7 +161,11 @@ class Snapshot:
         return dense
 
     def published(self) -> np.ndarray:
-        """Publication time (Unix seconds) of every document, by document number."""
+        """Return the publication time (Unix seconds) of every document, by number.
+
+        NOTE: read one document at a time in Python, once per snapshot, so the
+        first search after each index change pays for it at every index size.
+        """
         if self._published is None:
             values = np.zeros(self.doc_count_all, dtype=np.int64)
             for leaf, offset in self.leaves:

@@ -105,8 +105,8 @@ def test_or_and_exclusion(engine):
 def test_whole_word_and_title_matches_rank_first(engine):
     page = engine.search("续贷")
     assert [hit.record_id for hit in page.hits][0] == 1
-    # "贷款" is a whole word in 3 and 4; 5 only has "继续贷款给" where jieba
-    # splits it differently; all three are found, the whole words first.
+    # "贷款" is a whole word in 3 and 4. Brief 5 only has "继续贷款给", which
+    # jieba splits differently, and it is found all the same.
     ranked = [hit.record_id for hit in engine.search("贷款").hits]
     assert set(ranked) == {3, 4, 5}
 
@@ -132,7 +132,8 @@ def test_pagination(engine):
     engine.write([doc(n, body="同业存单利率") for n in range(10, 35)], [])
     first = engine.search("同业存单", per_page=10)
     third = engine.search("同业存单", page=3, per_page=10)
-    assert first.total == 25 and first.pages == 3
+    assert first.total == 25
+    assert first.pages == 3
     assert len(third.hits) == 5
     assert not ids(first) & ids(third)
 
@@ -209,7 +210,8 @@ def test_snippet_window_centres_on_matches():
     text = "无关内容。" * 200 + "这里讨论续贷安排。" + "其他段落。" * 200
     snippet = make_snippet(text, ["续贷"])
     assert "<mark>续贷</mark>" in snippet
-    assert snippet.startswith("…") and snippet.endswith("…")
+    assert snippet.startswith("…")
+    assert snippet.endswith("…")
 
 
 def test_searcher_sees_commits_from_another_engine(tmp_path):
