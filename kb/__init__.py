@@ -81,13 +81,19 @@ def _register_blueprints(app: Flask) -> None:
     from kb.api.views import bp as api_bp
     from kb.articles.views import bp as articles_bp
     from kb.auth.views import bp as auth_bp
+    from kb.forum.risk_views import bp as risk_bp
+    from kb.forum.views import bp as forum_bp
     from kb.main.views import bp as main_bp
+    from kb.notifications.views import bp as notifications_bp
     from kb.search.views import bp as search_bp
     from kb.users.views import bp as users_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(articles_bp, url_prefix="/briefs")
+    app.register_blueprint(forum_bp, url_prefix="/forum")
+    app.register_blueprint(risk_bp, url_prefix="/risk")
+    app.register_blueprint(notifications_bp, url_prefix="/notifications")
     app.register_blueprint(search_bp, url_prefix="/search")
     app.register_blueprint(users_bp, url_prefix="/admin/users")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -39,6 +39,21 @@ class Config:
     # requests never wait for an index commit. When False, every commit that
     # wrote to the outbox applies it before returning (tests, CLI).
     KB_SEARCH_BACKGROUND = True
+    # Anonymous risk reports allowed bank-wide per hour, and per browser session
+    # (counted in the signed session cookie, never on the server).
+    KB_ANON_REPORTS_PER_HOUR = 30
+    KB_ANON_REPORTS_PER_SESSION = 5
+    # Outgoing mail for the daily digest; KB_SMTP_HOST empty means no mail.
+    KB_SMTP_HOST = ""
+    KB_SMTP_PORT = 25
+    KB_SMTP_USERNAME = ""
+    KB_SMTP_PASSWORD = ""
+    KB_SMTP_STARTTLS = False
+    KB_SMTP_SSL = False
+    KB_SMTP_TIMEOUT = 30
+    KB_MAIL_FROM = "kb@localhost"
+    # The address pages link to in e-mails, such as https://kb.bank.example
+    KB_BASE_URL = "http://127.0.0.1:5000"
 
 
 class DevelopmentConfig(Config):
@@ -56,6 +71,40 @@ CONFIGS = {
     "development": DevelopmentConfig,
     "testing": TestingConfig,
 }
+
+
+# Settings that may come from the environment, typed like their defaults.
+_ENV_SETTINGS = (
+    "KB_ANON_REPORTS_PER_HOUR",
+    "KB_ANON_REPORTS_PER_SESSION",
+    "KB_SMTP_HOST",
+    "KB_SMTP_PORT",
+    "KB_SMTP_USERNAME",
+    "KB_SMTP_PASSWORD",
+    "KB_SMTP_STARTTLS",
+    "KB_SMTP_SSL",
+    "KB_SMTP_TIMEOUT",
+    "KB_MAIL_FROM",
+    "KB_BASE_URL",
+)
+
+
+def _env_value(name: str, raw: str, default):
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{name}={raw!r} is invalid; use true or false.")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={raw!r} is invalid; use a whole number."
+            ) from None
+    return raw
 
 
 def build_config(overrides: dict | None = None) -> dict:
@@ -81,6 +130,9 @@ def build_config(overrides: dict | None = None) -> dict:
     settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
         "KB_DATABASE_URL", f"sqlite:///{instance_path / 'kb.sqlite3'}"
     )
+    for name in _ENV_SETTINGS:
+        if name in os.environ:
+            settings[name] = _env_value(name, os.environ[name], settings[name])
     secret = os.environ.get("KB_SECRET_KEY")
     if secret:
         settings["SECRET_KEY"] = secret

@@ -24,6 +24,18 @@ def register_url_converters(app: Flask) -> None:
     app.url_map.converters["int"] = RecordIdConverter
 
 
+def _unread_count() -> int:
+    """Unread inbox entries of the signed-in user, for the header badge."""
+    from flask_login import current_user
+
+    from kb.extensions import db
+    from kb.notifications.services import unread_count
+
+    if not current_user.is_authenticated:
+        return 0
+    return unread_count(db.session, current_user)
+
+
 def register_web_hooks(app: Flask) -> None:
     """Install security headers and the helpers every template uses."""
     app.add_template_filter(local_datetime, "datetime")
@@ -31,7 +43,10 @@ def register_web_hooks(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        return {"current_locale": str(get_locale())}
+        return {
+            "current_locale": str(get_locale()),
+            "kb_unread_count": _unread_count(),
+        }
 
     @app.after_request
     def security_headers(response):

@@ -1,9 +1,10 @@
 """JSON API, version 1."""
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from kb.api.auth import api_login_required
 from kb.errors import ValidationError
+from kb.forum.access import search_acl
 from kb.search.service import parse_query, run_search
 from kb.timeutil import to_local
 
@@ -13,13 +14,13 @@ bp = Blueprint("api", __name__)
 @bp.get("/search")
 @api_login_required
 def search():
-    """Search briefs: ``{"total", "page", "results": [...]}``."""
+    """Search briefs, posts and replies: ``{"total", "page", "results": [...]}``."""
     query = parse_query(request.args)
     if not (query.q.strip() or query.industry or query.tag):
         raise ValidationError(
             "Parameter q is missing or blank; give q, industry or tag.", field="q"
         )
-    results = run_search(query)
+    results = run_search(query, search_acl(g.api_user))
     items = []
     for hit in results.hits:
         items.append(

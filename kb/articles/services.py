@@ -15,7 +15,11 @@ from kb.articles.models import Article, ArticleRevision
 from kb.articles.rendering import render_markdown
 from kb.auth.models import User
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.taxonomy.models import Industry, Tag
+from kb.taxonomy.services import (
+    industries_for_codes,
+    tags_for_names,
+    unknown_industry_codes,
+)
 from kb.taxonomy.tags import normalize_tag, validate_tag
 from kb.timeutil import local_date_to_utc, to_utc_naive, utcnow
 
@@ -119,9 +123,7 @@ def validate(session: Session, data: ArticleInput, body_max: int) -> dict[str, s
         errors["source_url"] = _l(
             "来源链接 %(url)s 无效：需以 http:// 或 https:// 开头。", url=repr(url[:80])
         )
-    unknown = [
-        code for code in data.industry_codes if session.get(Industry, code) is None
-    ]
+    unknown = unknown_industry_codes(session, data.industry_codes)
     if unknown:
         errors["industries"] = _l(
             "未知的行业代码：%(codes)s。", codes="、".join(unknown)
@@ -132,21 +134,6 @@ def validate(session: Session, data: ArticleInput, body_max: int) -> dict[str, s
             errors["tags"] = problem
             break
     return errors
-
-
-def _tags(session: Session, names: list[str]) -> list[Tag]:
-    tags, seen = [], set()
-    for raw in names:
-        name = normalize_tag(raw)
-        if not name or name in seen:
-            continue
-        seen.add(name)
-        tag = session.scalar(select(Tag).where(Tag.name == name))
-        if tag is None:
-            tag = Tag(name=name)
-            session.add(tag)
-        tags.append(tag)
-    return tags
 
 
 def _published(value: datetime | date | None) -> datetime:
@@ -165,10 +152,8 @@ def _apply(session: Session, article: Article, data: ArticleInput) -> None:
     article.source = data.source.strip()
     article.source_url = data.source_url.strip()
     article.category = data.category.strip()
-    article.industries = [
-        session.get(Industry, code) for code in dict.fromkeys(data.industry_codes)
-    ]
-    article.tags = _tags(session, data.tags)
+    article.industries = industries_for_codes(session, data.industry_codes)
+    article.tags = tags_for_names(session, data.tags)
     if data.published_at is not None or article.published_at is None:
         article.published_at = _published(data.published_at)
     if data.author_name:

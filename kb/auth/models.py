@@ -17,6 +17,9 @@ ROLES = ("staff", "expert", "admin")
 class Department(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # Its staff triage client risk signals: they read every risk signal, work
+    # the risk board and change a signal's status.
+    handles_risk: Mapped[bool] = mapped_column(default=False)
 
     users: Mapped[list["User"]] = relationship(back_populates="department")
 
@@ -28,6 +31,8 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
+    # Where the daily digest goes; empty means no e-mail.
+    email: Mapped[str] = mapped_column(String(254), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="staff")
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
@@ -47,6 +52,10 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def handles_risk(self) -> bool:
+        return self.is_admin or self.department.handles_risk
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_epoch}"

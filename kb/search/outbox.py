@@ -59,3 +59,16 @@ def install(session_class, on_commit) -> None:
     @event.listens_for(session_class, "after_rollback")
     def after_rollback(session):
         session.info.pop(_PENDING_KEY, None)
+
+
+def enqueue(session: Session, doc_type: str, record_ids) -> None:
+    """Queue records whose index entry depends on a change elsewhere.
+
+    A reply's entry carries its post's audience, so a change of the post's
+    visibility must re-index the replies although they did not change.
+    """
+    rows = [{"doc_type": doc_type, "record_id": i} for i in sorted(set(record_ids))]
+    if not rows:
+        return
+    session.connection().execute(insert(SearchOutbox), rows)
+    session.info[_PENDING_KEY] = True

@@ -18,6 +18,8 @@ from kb.search.registry import register
 logger = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date")
+# Kinds of record a search can be limited to with ``type``.
+TYPES = ("article", "post", "reply")
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
 MAX_QUERY_CHARS = 1000
@@ -29,8 +31,11 @@ def init_search(app: Flask) -> None:
     """Load jieba, open this host's index and apply outbox entries after commits."""
     global _outbox_installed
     from kb.articles.search import ARTICLE_SOURCE
+    from kb.forum.search import POST_SOURCE, REPLY_SOURCE
 
     register(ARTICLE_SOURCE)
+    register(POST_SOURCE)
+    register(REPLY_SOURCE)
     load_dictionary(app.config["KB_JIEBA_CACHE"])
     engine = SearchEngine(app.config["KB_INDEX_DIR"], app.config["KB_JIEBA_CACHE"])
     with app.app_context():
@@ -76,6 +81,7 @@ class SearchQuery:
     sort: str = "relevance"
     page: int = 1
     per_page: int = 20
+    type: str | None = None
 
 
 def parse_query(args, default_per_page: int = 20) -> SearchQuery:
@@ -94,7 +100,13 @@ def parse_query(args, default_per_page: int = 20) -> SearchQuery:
         from kb.taxonomy.tags import normalize_tag
 
         tag = normalize_tag(tag)
-    return SearchQuery(q, industry, tag, sort, page, per_page)
+    doc_type = (args.get("type") or "").strip() or None
+    if doc_type is not None and doc_type not in TYPES:
+        raise ValidationError(
+            f"type={doc_type[:40]!r} is invalid; use one of: {', '.join(TYPES)}.",
+            field="type",
+        )
+    return SearchQuery(q, industry, tag, sort, page, per_page, doc_type)
 
 
 def _positive_int(args, name: str, default: int, maximum: int) -> int:
@@ -116,13 +128,18 @@ def _positive_int(args, name: str, default: int, maximum: int) -> int:
     return value
 
 
-def run_search(query: SearchQuery, acl: list[str] | None = None) -> SearchPage:
-    """Run a validated query against this host's index."""
+def run_search(query: SearchQuery, acl: list[str] | None) -> SearchPage:
+    """Run a validated query for a reader whose audience tokens are ``acl``.
+
+    ``acl`` None searches everything (admins); callers get it from
+    ``kb.forum.access.search_acl`` so nobody finds what they may not read.
+    """
     engine = get_indexer().engine
     return engine.search(
         query.q,
         industry=query.industry,
         tag=query.tag,
+        types=(query.type,) if query.type else None,
         acl=acl,
         sort=query.sort,
         page=query.page,

@@ -1,11 +1,12 @@
 """The search page."""
 
 from flask import Blueprint, render_template, request
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kb.errors import ValidationError
 from kb.extensions import db
+from kb.forum.access import search_acl
 from kb.search.service import SearchQuery, parse_query, run_search
 from kb.taxonomy.models import Industry
 
@@ -15,7 +16,7 @@ bp = Blueprint("search", __name__)
 @bp.route("/")
 @login_required
 def search():
-    """Search briefs; bad parameters are reported on the page, never as a 500."""
+    """Search briefs, posts and replies; bad parameters are shown, never a 500."""
     error = None
     try:
         query = parse_query(request.args)
@@ -23,7 +24,7 @@ def search():
         error = exc.message
         query = SearchQuery(q=(request.args.get("q") or "")[:1000])
     wanted = query.q.strip() or query.industry or query.tag
-    results = run_search(query) if wanted else None
+    results = run_search(query, search_acl(current_user)) if wanted else None
     industries = db.session.scalars(
         select(Industry).where(Industry.level == "division").order_by(Industry.code)
     ).all()

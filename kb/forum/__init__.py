@@ -1,0 +1,1 @@
+"""The market-intelligence forum: signals, replies, risk handling, anonymous reports."""

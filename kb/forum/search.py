@@ -1,0 +1,131 @@
+"""How posts and replies become search documents.
+
+An entry carries the post's audience tokens (``access.post_acl``), so a search
+only ever finds, counts and quotes what the reader may see. Hidden posts and
+replies have no entry at all. No entry names an author.
+"""
+
+import hashlib
+from collections.abc import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from kb.articles.rendering import html_to_text
+from kb.forum.access import post_acl
+from kb.forum.models import Post, Reply
+from kb.search.documents import SearchDocument
+from kb.search.registry import DocumentSource
+
+
+def _facets(post: Post) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    tags = tuple(tag.name for tag in post.tags)
+    codes = tuple(
+        dict.fromkeys(
+            code
+            for industry in post.industries
+            for code in (industry.code, industry.section_code)
+            if code
+        )
+    )
+    names = tuple(industry.name for industry in post.industries)
+    return tags, codes, names
+
+
+def _version(*parts: str) -> str:
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def post_document(post: Post) -> SearchDocument | None:
+    if post.hidden:
+        return None
+    body = html_to_text(post.body_html)
+    tags, codes, names = _facets(post)
+    acl = post_acl(post)
+    return SearchDocument(
+        doc_id=f"post:{post.id}",
+        type="post",
+        record_id=post.id,
+        title=post.title,
+        summary="",
+        body=body,
+        url=f"/forum/{post.id}",
+        published_at=post.created_at,
+        version=_version(post.title, body, post.signal_type, *tags, *codes, *acl),
+        tags=tags,
+        industry_codes=codes,
+        industry_names=names,
+        acl=acl,
+    )
+
+
+def reply_document(reply: Reply) -> SearchDocument | None:
+    post = reply.post
+    if reply.hidden or post.hidden:
+        return None
+    body = html_to_text(reply.body_html)
+    tags, codes, names = _facets(post)
+    acl = post_acl(post)
+    return SearchDocument(
+        doc_id=f"reply:{reply.id}",
+        type="reply",
+        record_id=reply.id,
+        title=post.title,
+        summary="",
+        body=body,
+        url=f"/forum/{post.id}#reply-{reply.id}",
+        published_at=reply.created_at,
+        version=_version(post.title, body, *tags, *codes, *acl),
+        tags=tags,
+        industry_codes=codes,
+        industry_names=names,
+        acl=acl,
+    )
+
+
+def _load_post(session: Session, record_id: int) -> SearchDocument | None:
+    post = session.get(Post, record_id)
+    return post_document(post) if post is not None else None
+
+
+def _load_reply(session: Session, record_id: int) -> SearchDocument | None:
+    reply = session.get(Reply, record_id)
+    return reply_document(reply) if reply is not None else None
+
+
+def _iter_posts(session: Session) -> Iterator[SearchDocument]:
+    query = (
+        select(Post)
+        .options(
+            selectinload(Post.tags),
+            selectinload(Post.industries),
+            selectinload(Post.audience),
+        )
+        .order_by(Post.id)
+        .execution_options(yield_per=200)
+    )
+    for post in session.scalars(query):
+        document = post_document(post)
+        if document is not None:
+            yield document
+
+
+def _iter_replies(session: Session) -> Iterator[SearchDocument]:
+    query = (
+        select(Reply)
+        .options(selectinload(Reply.post))
+        .order_by(Reply.id)
+        .execution_options(yield_per=200)
+    )
+    for reply in session.scalars(query):
+        document = reply_document(reply)
+        if document is not None:
+            yield document
+
+
+POST_SOURCE = DocumentSource("post", Post, _load_post, _iter_posts)
+REPLY_SOURCE = DocumentSource("reply", Reply, _load_reply, _iter_replies)

@@ -1,0 +1,1 @@
+"""Subscriptions, the in-app inbox and the daily e-mail digest."""

@@ -1,0 +1,34 @@
+"""Look-ups shared by everything that carries industries and tags."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb.taxonomy.models import Industry, Tag
+from kb.taxonomy.tags import normalize_tag
+
+
+def tags_for_names(session: Session, names: list[str]) -> list[Tag]:
+    """Return the Tag rows for ``names`` in order, creating missing ones."""
+    tags, seen = [], set()
+    for raw in names:
+        name = normalize_tag(raw)
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        tag = session.scalar(select(Tag).where(Tag.name == name))
+        if tag is None:
+            tag = Tag(name=name)
+            session.add(tag)
+        tags.append(tag)
+    return tags
+
+
+def unknown_industry_codes(session: Session, codes: list[str]) -> list[str]:
+    """Return the codes of ``codes`` that name no industry."""
+    return [code for code in codes if session.get(Industry, code) is None]
+
+
+def industries_for_codes(session: Session, codes: list[str]) -> list[Industry]:
+    """Return the Industry rows for known ``codes``, without repeats, in order."""
+    rows = (session.get(Industry, code) for code in dict.fromkeys(codes))
+    return [row for row in rows if row is not None]
