@@ -84,10 +84,16 @@ def wants_json() -> bool:
     return best == "application/json" and not request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, code: str, message: str):
-    """Build the JSON or HTML response for an error with the given HTTP status."""
+def error_response(status: int, code: str, message: str, field: str | None = None):
+    """Build the JSON or HTML response for an error with the given HTTP status.
+
+    JSON bodies name the offending parameter in ``field`` when there is one.
+    """
     if wants_json():
-        response = jsonify(error=code, message=message)
+        body = {"error": code, "message": message}
+        if field:
+            body["field"] = field
+        response = jsonify(body)
         response.status_code = status
         return response
     title = str(ERROR_TITLES.get(status, _l("出错了")))
@@ -121,7 +127,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(KbError)
     def handle_kb_error(error: KbError):
-        response = error_response(error.status, error.code, error.message)
+        response = error_response(error.status, error.code, error.message, error.field)
         if isinstance(error, RateLimited):
             response = app.make_response(response)
             response.headers["Retry-After"] = str(error.retry_after)

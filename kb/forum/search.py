@@ -70,16 +70,19 @@ def reply_document(reply: Reply) -> SearchDocument | None:
     body = html_to_text(reply.body_html)
     tags, codes, names = _facets(post)
     acl = post_acl(post)
+    # The post's title is not indexed with each reply, so a search for words of
+    # the title finds the post once, not every answer under it; result pages
+    # show the post's title next to a reply.
     return SearchDocument(
         doc_id=f"reply:{reply.id}",
         type="reply",
         record_id=reply.id,
-        title=post.title,
+        title="",
         summary="",
         body=body,
         url=f"/forum/{post.id}#reply-{reply.id}",
         published_at=reply.created_at,
-        version=_version(post.title, body, *tags, *codes, *acl),
+        version=_version(body, *tags, *codes, *acl),
         tags=tags,
         industry_codes=codes,
         industry_names=names,
@@ -129,3 +132,15 @@ def _iter_replies(session: Session) -> Iterator[SearchDocument]:
 
 POST_SOURCE = DocumentSource("post", Post, _load_post, _iter_posts)
 REPLY_SOURCE = DocumentSource("reply", Reply, _load_reply, _iter_replies)
+
+
+def reply_titles(session: Session, reply_ids: list[int]) -> dict[int, str]:
+    """The titles of the posts the given replies answer, for result lists."""
+    if not reply_ids:
+        return {}
+    rows = session.execute(
+        select(Reply.id, Post.title)
+        .join(Post, Post.id == Reply.post_id)
+        .where(Reply.id.in_(reply_ids))
+    )
+    return dict(rows.all())

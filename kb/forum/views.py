@@ -1,10 +1,470 @@
-"""Forum pages: lists, posts, replies, marks and moderation."""
+"""Forum pages: lists, posts, replies, marks, risk status and moderation."""
 
-from flask import Blueprint
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from kb.auth.models import Department
+from kb.errors import NotFound, ValidationError
+from kb.extensions import db, form_checks_csrf
+from kb.forum import access, queries, services
+from kb.forum.forms import PostForm, ReplyEditForm, ReplyForm
+from kb.forum.models import RISK_STATUSES, SEVERITIES, SIGNAL_TYPES, Post, Reply
+from kb.notifications.services import find_subscription
+from kb.taxonomy.models import Industry
+from kb.taxonomy.tags import parse_tags
 
 bp = Blueprint("forum", __name__)
 
 
+@bp.before_request
+@login_required
+def require_login():
+    """Every forum page is for signed-in staff only."""
+
+
+@bp.app_context_processor
+def inject_labels():
+    """Display names of signal types, severities, statuses and visibilities."""
+    return {
+        "forum_labels": {
+            "types": services.SIGNAL_TYPE_LABELS,
+            "severities": services.SEVERITY_LABELS,
+            "statuses": services.STATUS_LABELS,
+            "visibilities": services.VISIBILITY_LABELS,
+        }
+    }
+
+
+def industry_choices() -> list[tuple[str, str]]:
+    rows = db.session.scalars(select(Industry).order_by(Industry.code)).all()
+    sections = {row.code: row for row in rows if row.level == "section"}
+    choices = []
+    for row in rows:
+        if row.level == "division":
+            section = sections.get(row.section_code)
+            prefix = f"{section.code} {section.name} / " if section else ""
+            choices.append((row.code, f"{prefix}{row.code} {row.name}"))
+    return choices
+
+
+def _departments() -> list[Department]:
+    return list(db.session.scalars(select(Department).order_by(Department.id)))
+
+
+def _prepare(form: PostForm, risk_only: bool = False) -> None:
+    types = ["risk"] if risk_only else list(SIGNAL_TYPES)
+    form.signal_type.choices = [
+        (value, str(services.SIGNAL_TYPE_LABELS[value])) for value in types
+    ]
+    form.severity.choices = [("", _("（不适用）"))] + [
+        (value, str(services.SEVERITY_LABELS[value])) for value in SEVERITIES
+    ]
+    form.visibility.choices = [
+        (value, str(label)) for value, label in services.VISIBILITY_LABELS.items()
+    ]
+    form.audience.choices = [(str(d.id), d.name) for d in _departments()]
+    form.industries.choices = industry_choices()
+
+
+def _form_input(form: PostForm) -> tuple[services.PostInput, dict[str, str]]:
+    errors = {}
+    audience_ids = []
+    for raw in form.audience.data or []:
+        if str(raw).isdigit() and len(str(raw)) < 19:
+            audience_ids.append(int(raw))
+        else:
+            errors["audience"] = _("未知的部门：%(ids)s。", ids=str(raw)[:20])
+    data = services.PostInput(
+        title=form.title.data or "",
+        body_md=form.body_md.data or "",
+        signal_type=form.signal_type.data or "",
+        visibility=form.visibility.data or "",
+        audience_ids=audience_ids,
+        industry_codes=[code for code in (form.industries.data or []) if code],
+        tags=parse_tags(form.tags.data or ""),
+        severity=form.severity.data or None,
+    )
+    return data, errors
+
+
+def _attach_errors(form, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        target = getattr(form, name, None)
+        if target is None:
+            target = form.body_md
+        target.errors = [*target.errors, str(message)]
+
+
 @bp.route("/")
 def index():
-    return ""
+    """The latest visible posts, filtered by type, industry, tag, department."""
+    error = None
+    try:
+        filters = queries.parse_filters(request.args)
+        result = queries.list_posts(
+            db.session,
+            current_user,
+            filters,
+            current_app.config["KB_PER_PAGE"],
+            before=request.args.get("before") or None,
+            after=request.args.get("after") or None,
+        )
+    except ValidationError as exc:
+        error = exc.message
+        filters = queries.PostFilters()
+        result = queries.list_posts(
+            db.session, current_user, filters, current_app.config["KB_PER_PAGE"]
+        )
+    industry = db.session.get(Industry, filters.industry) if filters.industry else None
+    department = (
+        db.session.get(Department, filters.department_id)
+        if filters.department_id is not None
+        else None
+    )
+    args = {
+        key: value
+        for key, value in {
+            "type": filters.signal_type,
+            "industry": filters.industry,
+            "tag": filters.tag,
+            "department": filters.department_id,
+            "unanswered": "1" if filters.unanswered else None,
+        }.items()
+        if value is not None
+    }
+    following = _following_for_filters(filters)
+    return (
+        render_template(
+            "forum/index.html",
+            result=result,
+            filters=filters,
+            args=args,
+            industry=industry,
+            department=department,
+            departments=_departments(),
+            industries=[c for c in industry_choices()],
+            error=error,
+            following=following,
+        ),
+        400 if error else 200,
+    )
+
+
+def _following_for_filters(filters: queries.PostFilters) -> dict | None:
+    """The follow button for the list's single filter, if it has one."""
+    for kind, target in (
+        ("type", filters.signal_type),
+        ("industry", filters.industry),
+        ("tag", filters.tag),
+    ):
+        if target:
+            subscription = find_subscription(db.session, current_user, kind, target)
+            return {"kind": kind, "target": target, "active": subscription}
+    return None
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@form_checks_csrf
+def create():
+    """Share a signal."""
+    form = PostForm()
+    _prepare(form)
+    if request.method == "GET":
+        wanted = request.args.get("type")
+        if wanted in SIGNAL_TYPES:
+            form.signal_type.data = wanted
+        form.visibility.data = "all"
+    if form.validate_on_submit():
+        data, errors = _form_input(form)
+        body_max = current_app.config["KB_BODY_MAX_CHARS"]
+        errors.update(services.validate_post(db.session, data, body_max))
+        if not errors:
+            post = services.create_post(db.session, data, current_user, body_max)
+            db.session.commit()
+            flash(_("已发布。"), "success")
+            return redirect(url_for("forum.show", post_id=post.id))
+        _attach_errors(form, errors)
+    status = 400 if request.method == "POST" else 200
+    return render_template("forum/edit.html", form=form, post=None), status
+
+
+def _get_post(post_id: int) -> Post:
+    try:
+        return services.get_visible_post(db.session, current_user, post_id)
+    except NotFound:
+        abort(404)
+
+
+def _get_reply(reply_id: int) -> Reply:
+    try:
+        return services.get_visible_reply(db.session, current_user, reply_id)
+    except NotFound:
+        abort(404)
+
+
+def _render_post(post: Post, reply_form: ReplyForm | None = None, status: int = 200):
+    user = current_user
+    replies = [reply for reply in post.replies if access.can_view_reply(user, reply)]
+    if reply_form is None:
+        reply_form = ReplyForm()
+        quote_id = request.args.get("quote", type=int)
+        quoted = next((r for r in replies if r.id == quote_id), None)
+        if quoted is not None:
+            reply_form.quote_of.data = str(quoted.id)
+    quote_of = None
+    if reply_form.quote_of.data and str(reply_form.quote_of.data).isdigit():
+        quote_of = next(
+            (r for r in replies if r.id == int(reply_form.quote_of.data)), None
+        )
+    marked_post, marked_replies = services.useful_marks(db.session, user, post)
+    return (
+        render_template(
+            "forum/show.html",
+            post=post,
+            replies=replies,
+            reply_form=reply_form,
+            quote_of=quote_of,
+            marked_post=marked_post,
+            marked_replies=marked_replies,
+            can_edit=access.can_edit_post(user, post),
+            can_handle=access.can_handle_risk(user, post),
+            can_moderate=access.can_moderate(user),
+            following=find_subscription(db.session, user, "post", str(post.id)),
+            following_author=(
+                find_subscription(db.session, user, "user", str(post.author_id))
+                if post.author_id is not None
+                else None
+            ),
+            statuses=RISK_STATUSES,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:post_id>")
+def show(post_id: int):
+    """Read a post and its replies."""
+    post = _get_post(post_id)
+    services.record_view(db.session, current_user, post)
+    db.session.commit()
+    return _render_post(post)
+
+
+@bp.route("/<int:post_id>/edit", methods=["GET", "POST"])
+@form_checks_csrf
+def edit(post_id: int):
+    """Edit a post: its author or an admin."""
+    post = _get_post(post_id)
+    if not access.can_edit_post(current_user, post):
+        abort(403)
+    form = PostForm(obj=post if request.method == "GET" else None)
+    _prepare(form, risk_only=post.is_risk)
+    if request.method == "GET":
+        form.industries.data = [industry.code for industry in post.industries]
+        form.tags.data = "、".join(tag.name for tag in post.tags)
+        form.audience.data = [str(d.id) for d in post.audience]
+        form.severity.data = post.severity or ""
+    if form.validate_on_submit():
+        data, errors = _form_input(form)
+        body_max = current_app.config["KB_BODY_MAX_CHARS"]
+        if post.is_risk:
+            data.signal_type = "risk"
+        errors.update(
+            services.validate_post(db.session, data, body_max, anonymous=post.anonymous)
+        )
+        if not errors:
+            changed = services.update_post(
+                db.session, post, data, current_user, body_max
+            )
+            db.session.commit()
+            if changed:
+                flash(_("修改已保存。"), "success")
+            else:
+                flash(_("内容没有变化，未生成新版本。"), "info")
+            return redirect(url_for("forum.show", post_id=post.id))
+        _attach_errors(form, errors)
+    status = 400 if request.method == "POST" else 200
+    return render_template("forum/edit.html", form=form, post=post), status
+
+
+@bp.route("/<int:post_id>/revisions")
+def revisions(post_id: int):
+    post = _get_post(post_id)
+    return render_template("forum/revisions.html", post=post)
+
+
+@bp.route("/<int:post_id>/replies", methods=["POST"])
+@form_checks_csrf
+def reply(post_id: int):
+    """Answer a post; on errors the post page comes back with the text kept."""
+    post = _get_post(post_id)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        raw_quote = (form.quote_of.data or "").strip()
+        quote_id = (
+            int(raw_quote) if raw_quote.isdigit() and len(raw_quote) < 19 else None
+        )
+        try:
+            new = services.add_reply(
+                db.session,
+                post,
+                form.body_md.data or "",
+                current_user,
+                current_app.config["KB_BODY_MAX_CHARS"],
+                quote_of_id=quote_id,
+            )
+        except services.FormErrors as exc:
+            db.session.rollback()
+            _attach_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            flash(_("回复已发布。"), "success")
+            return redirect(
+                url_for("forum.show", post_id=post.id, _anchor=f"reply-{new.id}")
+            )
+    return _render_post(post, reply_form=form, status=400)
+
+
+@bp.route("/replies/<int:reply_id>/edit", methods=["GET", "POST"])
+@form_checks_csrf
+def edit_reply(reply_id: int):
+    item = _get_reply(reply_id)
+    if not access.can_edit_reply(current_user, item):
+        abort(403)
+    form = ReplyEditForm(obj=item if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            changed = services.update_reply(
+                db.session,
+                item,
+                form.body_md.data or "",
+                current_user,
+                current_app.config["KB_BODY_MAX_CHARS"],
+            )
+        except services.FormErrors as exc:
+            _attach_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            flash(
+                _("修改已保存。") if changed else _("内容没有变化，未生成新版本。"),
+                "success" if changed else "info",
+            )
+            return redirect(
+                url_for("forum.show", post_id=item.post_id, _anchor=f"reply-{item.id}")
+            )
+    status = 400 if request.method == "POST" else 200
+    return render_template("forum/reply_edit.html", form=form, reply=item), status
+
+
+@bp.route("/replies/<int:reply_id>/revisions")
+def reply_revisions(reply_id: int):
+    item = _get_reply(reply_id)
+    return render_template("forum/reply_revisions.html", reply=item)
+
+
+@bp.post("/<int:post_id>/useful")
+def useful(post_id: int):
+    post = _get_post(post_id)
+    marked = services.toggle_useful(db.session, current_user, post=post)
+    db.session.commit()
+    flash(_("已标记为有用。") if marked else _("已取消有用标记。"), "success")
+    return redirect(url_for("forum.show", post_id=post.id))
+
+
+@bp.post("/replies/<int:reply_id>/useful")
+def reply_useful(reply_id: int):
+    item = _get_reply(reply_id)
+    marked = services.toggle_useful(db.session, current_user, reply=item)
+    db.session.commit()
+    flash(_("已标记为有用。") if marked else _("已取消有用标记。"), "success")
+    return redirect(
+        url_for("forum.show", post_id=item.post_id, _anchor=f"reply-{item.id}")
+    )
+
+
+@bp.post("/<int:post_id>/status")
+def change_status(post_id: int):
+    """Move a risk signal along: risk staff and admins."""
+    post = _get_post(post_id)
+    if not access.can_handle_risk(current_user, post):
+        abort(403)
+    try:
+        services.change_status(
+            db.session,
+            post,
+            current_user,
+            request.form.get("status", ""),
+            request.form.get("note", ""),
+        )
+    except services.FormErrors as exc:
+        db.session.rollback()
+        post = _get_post(post_id)
+        flash(" ".join(str(m) for m in exc.errors.values()), "danger")
+        response, _status = _render_post(post)
+        return response, 400
+    db.session.commit()
+    flash(_("状态已更新。"), "success")
+    return redirect(url_for("forum.show", post_id=post.id, _anchor="risk"))
+
+
+def _moderate(action, target, reason_required: bool):
+    if not access.can_moderate(current_user):
+        abort(403)
+    try:
+        if reason_required:
+            action(db.session, target, current_user, request.form.get("reason", ""))
+        else:
+            action(db.session, target, current_user)
+    except services.FormErrors as exc:
+        db.session.rollback()
+        flash(" ".join(str(m) for m in exc.errors.values()), "danger")
+        return False
+    db.session.commit()
+    return True
+
+
+@bp.post("/<int:post_id>/hide")
+def hide(post_id: int):
+    post = _get_post(post_id)
+    if _moderate(services.hide_post, post, True):
+        flash(_("帖子已隐藏，除管理员外无人可见。"), "success")
+    return redirect(url_for("forum.show", post_id=post.id))
+
+
+@bp.post("/<int:post_id>/unhide")
+def unhide(post_id: int):
+    post = _get_post(post_id)
+    if _moderate(services.unhide_post, post, False):
+        flash(_("帖子已恢复显示。"), "success")
+    return redirect(url_for("forum.show", post_id=post.id))
+
+
+@bp.post("/replies/<int:reply_id>/hide")
+def hide_reply(reply_id: int):
+    item = _get_reply(reply_id)
+    if _moderate(services.hide_reply, item, True):
+        flash(_("回复已隐藏，除管理员外无人可见。"), "success")
+    return redirect(
+        url_for("forum.show", post_id=item.post_id, _anchor=f"reply-{item.id}")
+    )
+
+
+@bp.post("/replies/<int:reply_id>/unhide")
+def unhide_reply(reply_id: int):
+    item = _get_reply(reply_id)
+    if _moderate(services.unhide_reply, item, False):
+        flash(_("回复已恢复显示。"), "success")
+    return redirect(
+        url_for("forum.show", post_id=item.post_id, _anchor=f"reply-{item.id}")
+    )

@@ -92,8 +92,8 @@ def parse_query(args, default_per_page: int = 20) -> SearchQuery:
         raise ValidationError(
             f"sort={sort!r} is invalid; use relevance or date.", field="sort"
         )
-    page = _positive_int(args, "page", 1, MAX_PAGE)
-    per_page = _positive_int(args, "per_page", default_per_page, MAX_PER_PAGE)
+    page = positive_int(args, "page", 1, MAX_PAGE)
+    per_page = positive_int(args, "per_page", default_per_page, MAX_PER_PAGE)
     industry = (args.get("industry") or "").strip() or None
     tag = (args.get("tag") or "").strip() or None
     if tag:
@@ -109,7 +109,7 @@ def parse_query(args, default_per_page: int = 20) -> SearchQuery:
     return SearchQuery(q, industry, tag, sort, page, per_page, doc_type)
 
 
-def _positive_int(args, name: str, default: int, maximum: int) -> int:
+def positive_int(args, name: str, default: int, maximum: int) -> int:
     raw = args.get(name)
     if raw in (None, ""):
         return default

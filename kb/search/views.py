@@ -7,6 +7,7 @@ from sqlalchemy import select
 from kb.errors import ValidationError
 from kb.extensions import db
 from kb.forum.access import search_acl
+from kb.forum.search import reply_titles
 from kb.search.service import SearchQuery, parse_query, run_search
 from kb.taxonomy.models import Industry
 
@@ -23,8 +24,14 @@ def search():
     except ValidationError as exc:
         error = exc.message
         query = SearchQuery(q=(request.args.get("q") or "")[:1000])
-    wanted = query.q.strip() or query.industry or query.tag
+    wanted = query.q.strip() or query.industry or query.tag or query.type
     results = run_search(query, search_acl(current_user)) if wanted else None
+    titles = reply_titles(
+        db.session,
+        [hit.record_id for hit in results.hits if hit.type == "reply"]
+        if results
+        else [],
+    )
     industries = db.session.scalars(
         select(Industry).where(Industry.level == "division").order_by(Industry.code)
     ).all()
@@ -36,6 +43,7 @@ def search():
             results=results,
             error=error,
             industries=industries,
+            reply_titles=titles,
         ),
         status,
     )
