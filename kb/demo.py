@@ -1,6 +1,6 @@
 """Load the demo departments, accounts and briefs into an empty or existing database."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -9,7 +9,10 @@ from kb.articles.models import Article
 from kb.articles.services import ArticleInput, create_article
 from kb.auth.models import User
 from kb.auth.services import create_user, get_or_create_department
-from kb.demo_content import BRIEFS, DEPARTMENTS, USERS
+from kb.demo_content import BRIEFS, DEPARTMENTS, POSTS, RISK_DEPARTMENTS, USERS
+from kb.forum import services as forum
+from kb.forum.models import Post
+from kb.timeutil import utcnow
 
 # Shared by every demo account; printed by `kb demo load`. Never use demo data
 # in production.
@@ -19,7 +22,9 @@ DEMO_PASSWORD = "kb-demo-password"
 def load_demo(session: Session, body_max: int) -> str:
     """Create what is missing of the demo data; return a summary with sign-in help."""
     for name in DEPARTMENTS:
-        get_or_create_department(session, name)
+        department = get_or_create_department(session, name)
+        if name in RISK_DEPARTMENTS:
+            department.handles_risk = True
     created_users = 0
     for spec in USERS:
         exists = session.scalar(select(User).where(User.username == spec["username"]))
@@ -31,7 +36,7 @@ def load_demo(session: Session, body_max: int) -> str:
                 spec["role"],
                 spec["department"],
                 spec["display_name"],
-            )
+            ).email = f"{spec['username']}@bank.example"
             created_users += 1
     created_briefs = 0
     for number, spec in enumerate(BRIEFS, start=1):
@@ -50,9 +55,44 @@ def load_demo(session: Session, body_max: int) -> str:
         )
         create_article(session, data, author, body_max, import_key=key)
         created_briefs += 1
+    created_posts = _load_posts(session, body_max)
     accounts = ", ".join(spec["username"] for spec in USERS)
     return (
-        f"Demo data: {created_users} accounts and {created_briefs} briefs created.\n"
+        f"Demo data: {created_users} accounts, {created_briefs} briefs and "
+        f"{created_posts} forum posts created.\n"
         f"Sign in at http://127.0.0.1:5000/login as one of: {accounts}\n"
         f"Password for every demo account: {DEMO_PASSWORD}  (administrator: admin)"
     )
+
+
+def _user(session: Session, username: str) -> User:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def _load_posts(session: Session, body_max: int) -> int:
+    created = 0
+    for spec in POSTS:
+        if session.scalar(select(Post.id).where(Post.title == spec["title"])):
+            continue
+        author = _user(session, spec["author"])
+        data = forum.PostInput(
+            title=spec["title"],
+            body_md=spec["body"],
+            signal_type=spec["signal_type"],
+            visibility=spec["visibility"],
+            industry_codes=list(spec["industries"]),
+            tags=list(spec["tags"]),
+            severity=spec.get("severity"),
+        )
+        post = forum.create_post(session, data, author, body_max)
+        stamp = utcnow() - timedelta(days=spec["days_ago"])
+        post.created_at = post.updated_at = post.last_activity_at = stamp
+        for change in post.status_changes:
+            change.created_at = stamp
+        for number, (username, text) in enumerate(spec["replies"], start=1):
+            reply = forum.add_reply(
+                session, post, text, _user(session, username), body_max
+            )
+            reply.created_at = reply.updated_at = stamp + timedelta(hours=number)
+        created += 1
+    return created

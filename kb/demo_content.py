@@ -710,3 +710,110 @@ from 1, and skips keys that exist. Add new briefs at the end. A brief inserted
 earlier takes a key that exists, so a reload skips it and loads the former last
 brief a second time under a new key.
 """
+
+RISK_DEPARTMENTS: tuple[str, ...] = ("风险管理部",)
+"""Departments whose staff triage client risk signals and work the risk board."""
+
+POSTS: tuple[dict, ...] = (
+    {
+        "author": "manager",
+        "signal_type": "market",
+        "title": "本地两家钢贸商反映螺纹钢库存周转放慢",
+        "body": (
+            "本周走访两家钢贸客户，反馈螺纹钢库存周转天数从约 20 天拉长到 30 天左右，"
+            "下游工地回款慢于往年同期。\n\n"
+            "- 两家均提出把流贷期限从 6 个月延长到 9 个月\n"
+            "- 其中一家考虑增加仓单质押\n\n"
+            "想请授信审批部和风险管理部的同事看看，这类需求最近是否普遍。"
+        ),
+        "industries": ("51",),
+        "tags": ("钢贸", "流动资金贷款"),
+        "visibility": "all",
+        "days_ago": 3,
+        "replies": (
+            ("approver", "最近一个月我们收到的钢贸续贷申请里，约三成要求延长期限。"),
+            (
+                "expert_risk",
+                "建议同时核对客户上下游集中度；仓单质押要看监管仓资质。",
+            ),
+        ),
+    },
+    {
+        "author": "expert_trade",
+        "signal_type": "competitor",
+        "title": "某股份行对外贸客户推出跨境结算费率减半",
+        "body": (
+            "从客户处了解到，某股份行对年结算量 500 万美元以上的外贸企业，"
+            "跨境汇款手续费减半，期限到 2025 年 6 月。\n\n"
+            "我行存量外贸客户中有十余家达到这一规模，建议客户经理提前沟通。"
+        ),
+        "industries": ("51", "F"),
+        "tags": ("跨境结算", "同业动态"),
+        "visibility": "all",
+        "days_ago": 2,
+        "replies": (),
+    },
+    {
+        "author": "expert_energy",
+        "signal_type": "policy",
+        "title": "解读：分布式光伏新规对项目贷款的影响",
+        "body": (
+            "新规明确分布式光伏按自发自用比例分类管理，全额上网项目的收益测算要更保守。\n\n"
+            "对贷款的影响：\n\n"
+            "1. 现金流测算中上网电价按市场化交易价格取值\n"
+            "2. 工商业屋顶项目需核实屋顶产权和租期\n"
+            "3. 户用项目关注合作方资质"
+        ),
+        "industries": ("44",),
+        "tags": ("光伏", "绿色金融", "项目贷款"),
+        "visibility": "all",
+        "days_ago": 5,
+        "replies": (("manager", "第 2 点很实用，下周拜访的园区客户正好是屋顶光伏。"),),
+    },
+    {
+        "author": "manager",
+        "signal_type": "lead",
+        "title": "商机：汽车零部件客户拟建 800V 电驱产线",
+        "body": (
+            "客户计划明年上半年新建 800V 电驱产线，总投资约 3.2 亿元，"
+            "有固定资产贷款和设备融资租赁需求。"
+            "此线索仅本部门可见，请勿外传。"
+        ),
+        "industries": ("36",),
+        "tags": ("新能源汽车", "固定资产贷款"),
+        "visibility": "department",
+        "days_ago": 1,
+        "replies": (("expert_auto", "我跟进过这家客户，可以一起拜访。"),),
+    },
+    {
+        "author": "approver",
+        "signal_type": "risk",
+        "severity": "high",
+        "title": "风险信号：某化纤客户近两月电费缴纳明显减少",
+        "body": (
+            "贷后检查发现，客户近两个月电费缴纳额较上年同期下降约 45%，"
+            "与其报送的开工率不符，疑似部分产线停产。\n\n"
+            "已要求客户经理补充现场照片。"
+        ),
+        "industries": ("28",),
+        "tags": ("贷后管理", "预警"),
+        "visibility": "department",
+        "days_ago": 4,
+        "replies": (
+            ("expert_risk", "已列入重点关注名单，请同步提供最近三个月的纳税数据。"),
+        ),
+    },
+    {
+        "author": "manager",
+        "signal_type": "risk",
+        "severity": "medium",
+        "title": "风险信号：物流客户大股东股权质押比例上升",
+        "body": "工商信息显示，客户大股东股权质押比例从 30% 升到 62%，暂未发现逾期。",
+        "industries": ("54",),
+        "tags": ("股权质押", "预警"),
+        "visibility": "all",
+        "days_ago": 6,
+        "replies": (),
+    },
+)
+"""Demo forum posts. ``days_ago`` dates them; each reply is (author, text)."""
