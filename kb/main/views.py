@@ -1,11 +1,12 @@
 """The home page."""
 
 from flask import Blueprint, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from kb.articles.models import Article, article_industry
 from kb.extensions import db
+from kb.forum.queries import PostFilters, list_posts
 from kb.taxonomy.models import Industry
 
 bp = Blueprint("main", __name__)
@@ -14,7 +15,7 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @login_required
 def index():
-    """Show the newest briefs and the industries that have briefs."""
+    """Show the newest briefs and signals and the industries that have briefs."""
     latest = db.session.scalars(
         select(Article)
         .order_by(Article.published_at.desc(), Article.id.desc())
@@ -28,6 +29,11 @@ def index():
         .limit(24)
     ).all()
     total = db.session.scalar(select(func.count(Article.id)))
+    signals = list_posts(db.session, current_user, PostFilters(), 6).posts
     return render_template(
-        "main/index.html", latest=latest, industries=industries, total=total
+        "main/index.html",
+        latest=latest,
+        industries=industries,
+        total=total,
+        signals=signals,
     )
