@@ -28,7 +28,7 @@ def main():
 
 def register_commands(app) -> None:
     """Add the project's command groups to ``app.cli`` (and so to ``kb``)."""
-    for group in (users, tokens, demo, import_group, search):
+    for group in (users, tokens, demo, import_group, search, digest):
         app.cli.add_command(group)
 
 
@@ -53,10 +53,15 @@ def users():
     "--display-name", default=None, help="Name shown on pages; defaults to NAME."
 )
 @click.option(
+    "--email",
+    default="",
+    help="Address for the daily digest e-mail; empty means no e-mail.",
+)
+@click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input."
 )
 @with_appcontext
-def create_user(name, role, department, display_name, password_stdin):
+def create_user(name, role, department, display_name, email, password_stdin):
     """Create the account NAME."""
     from kb.auth.services import create_user as create
     from kb.errors import KbError
@@ -66,7 +71,9 @@ def create_user(name, role, department, display_name, password_stdin):
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create(db.session, name, password, role, department, display_name)
+        user = create(
+            db.session, name, password, role, department, display_name, email=email
+        )
     except KbError as error:
         raise click.ClickException(error.message) from None
     db.session.commit()
@@ -237,3 +244,53 @@ def search_check():
         )
         sys.exit(1)
     click.echo("Index matches the database.")
+
+
+# -- daily digest ------------------------------------------------------------
+
+
+@click.group()
+def digest():
+    """Mail the daily digest of notifications."""
+
+
+@digest.command("send")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List who would get a digest with how many notifications; send nothing.",
+)
+@with_appcontext
+def digest_send(dry_run: bool):
+    """Mail each person their pending daily notifications in one message.
+
+    Exits with status 1 if any message failed; those notifications stay
+    pending for the next run.
+    """
+    from kb.notifications.digest import DigestError, send
+
+    try:
+        summary = send(db.session, dry_run=dry_run)
+    except DigestError as error:
+        raise click.ClickException(str(error)) from None
+    if dry_run:
+        for user_id, username, count in summary.mailed:
+            click.echo(f"{username} (user {user_id}): {count} notifications")
+        click.echo(
+            f"Dry run: would send {summary.users_mailed} digests with "
+            f"{summary.notifications_included} notifications; nothing was sent."
+        )
+        return
+    click.echo(
+        f"Sent {summary.users_mailed} digests with "
+        f"{summary.notifications_included} notifications; "
+        f"{len(summary.failed_user_ids)} failed."
+    )
+    if summary.failed_user_ids:
+        failed = ", ".join(str(user_id) for user_id in summary.failed_user_ids)
+        click.echo(
+            f"Sending failed for users {failed} (see the log). Their notifications "
+            "stay pending for the next run.",
+            err=True,
+        )
+        sys.exit(1)

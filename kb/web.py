@@ -26,12 +26,14 @@ def register_url_converters(app: Flask) -> None:
 
 def _unread_count() -> int:
     """Unread inbox entries of the signed-in user, for the header badge."""
+    from flask import has_request_context
     from flask_login import current_user
 
     from kb.extensions import db
     from kb.notifications.services import unread_count
 
-    if not current_user.is_authenticated:
+    # Templates rendered outside a request (e-mails, CLI) have no current user.
+    if not has_request_context() or not current_user.is_authenticated:
         return 0
     return unread_count(db.session, current_user)
 

@@ -133,6 +133,41 @@ def get_or_create_department(session: Session, name: str) -> Department:
     return department
 
 
+EMAIL_MAX_LENGTH = 254
+
+
+def _check_email(email: str) -> str:
+    """Return ``email`` stripped; raise ValidationError unless it looks like one.
+
+    Only the shape is checked (one "@" with text on both sides, no whitespace,
+    at most EMAIL_MAX_LENGTH characters). The SMTP server rejects other invalid
+    addresses when the digest is sent.
+    """
+    email = (email or "").strip()
+    if not email:
+        return ""
+    local, _at, domain = email.partition("@")
+    if (
+        email.count("@") != 1
+        or not local
+        or not domain
+        or any(char.isspace() for char in email)
+        or len(email) > EMAIL_MAX_LENGTH
+    ):
+        raise ValidationError(
+            str(
+                _l(
+                    "邮箱地址 %(value)s 无效：需为 name@example.com 的形式，"
+                    "不含空格，最长 %(max)s 个字符。",
+                    value=repr(email[:80]),
+                    max=EMAIL_MAX_LENGTH,
+                )
+            ),
+            field="email",
+        )
+    return email
+
+
 def create_user(
     session: Session,
     username: str,
@@ -140,8 +175,12 @@ def create_user(
     role: str,
     department: str,
     display_name: str | None = None,
+    email: str = "",
 ) -> User:
-    """Create an account; raise ValidationError or Conflict naming the field."""
+    """Create an account; raise ValidationError or Conflict naming the field.
+
+    ``email`` is optional; the daily digest goes to it when given.
+    """
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise ValidationError(
@@ -156,6 +195,7 @@ def create_user(
         raise ValidationError(
             f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。", field="password"
         )
+    email = _check_email(email)
     taken = session.scalar(
         select(User.id).where(func.lower(User.username) == username.lower())
     )
@@ -167,6 +207,7 @@ def create_user(
         password_hash=hash_password(password),
         role=role,
         department=get_or_create_department(session, department),
+        email=email,
     )
     session.add(user)
     session.flush()

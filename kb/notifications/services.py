@@ -6,6 +6,7 @@ narrowed since then drops out).
 """
 
 import logging
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select, update
@@ -15,6 +16,7 @@ from kb.auth.models import Department, User
 from kb.errors import NotFound, ValidationError
 from kb.forum import access
 from kb.forum.models import SIGNAL_TYPES, Post, Reply
+from kb.forum.services import SIGNAL_TYPE_LABELS
 from kb.notifications.models import DELIVERIES, TARGET_KINDS, Notification, Subscription
 from kb.taxonomy.models import Industry
 from kb.taxonomy.tags import normalize_tag, validate_tag
@@ -25,15 +27,57 @@ logger = logging.getLogger(__name__)
 # When several subscriptions match, the strongest delivery wins.
 _STRENGTH = {"immediate": 2, "daily": 1, "off": 0}
 
+KIND_LABELS = {
+    "industry": _l("行业"),
+    "tag": _l("标签"),
+    "type": _l("信号类型"),
+    "user": _l("人员"),
+    "post": _l("帖子"),
+}
+DELIVERY_LABELS = {
+    "immediate": _l("即时"),
+    "daily": _l("每日摘要"),
+    "off": _l("关闭"),
+}
+EVENT_LABELS = {"post": _l("新帖子"), "reply": _l("新回复")}
 
-def normalize_target(session: Session, kind: str, target: str) -> str:
-    """Check that ``target`` names something of ``kind``; return its stored form."""
+# Labels of ``Notification.reason``, keyed by the kind of the matching subscription.
+# ``Notification.reason`` is "<kind>:<target>", or "risk" for a risk signal sent
+# to the staff who handle risk signals.
+_REASON_LABELS = {
+    "industry": _l("关注的行业：%(name)s"),
+    "tag": _l("关注的标签：%(name)s"),
+    "type": _l("关注的信号类型：%(name)s"),
+    "user": _l("关注的人：%(name)s"),
+}
+
+
+def _check_kind(kind: str) -> None:
     if kind not in TARGET_KINDS:
         raise ValidationError(
             str(_l("关注类型 %(value)s 无效。", value=repr(kind[:20]))), field="kind"
         )
+
+
+def _check_delivery(delivery: str) -> None:
+    if delivery not in DELIVERIES:
+        raise ValidationError(
+            str(_l("提醒方式 %(value)s 无效。", value=repr(delivery[:20]))),
+            field="delivery",
+        )
+
+
+def normalize_target(session: Session, kind: str, target: str) -> str:
+    """Check that ``target`` names something of ``kind``; return its stored form."""
+    _check_kind(kind)
     target = (target or "").strip()
+    if not target and kind != "tag":
+        raise ValidationError(
+            str(_l("请填写要关注的%(kind)s。", kind=KIND_LABELS[kind])),
+            field="target",
+        )
     if kind == "industry":
+        target = target.upper()
         if session.get(Industry, target) is None:
             raise ValidationError(
                 str(_l("未知的行业代码：%(codes)s。", codes=target[:20])),
@@ -52,21 +96,39 @@ def normalize_target(session: Session, kind: str, target: str) -> str:
             )
     else:
         model = User if kind == "user" else Post
-        if not target.isdigit() or session.get(model, int(target)) is None:
+        record_id = _record_id(target)
+        if record_id is None or session.get(model, record_id) is None:
             raise NotFound(str(_l("要关注的对象不存在。")))
+        target = str(record_id)
     return target
+
+
+def _record_id(text: str) -> int | None:
+    """Parse a database id written in ASCII digits; None if it is not one.
+
+    ``str.isdigit`` alone accepts digits such as "²" that ``int`` rejects, and a
+    number above the integer column's range would fail in the database driver.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value < 2**63 else None
 
 
 def follow(
     session: Session, user: User, kind: str, target: str, delivery: str | None = None
 ) -> Subscription:
-    """Follow ``target``; an existing subscription keeps its delivery unless given."""
+    """Follow ``target``; an existing subscription keeps its delivery unless given.
+
+    Raises ValidationError for an unknown kind, industry, signal type or delivery
+    and for an invalid tag. Raises NotFound for a post ``user`` may not see and
+    for a person who does not exist or is deactivated, so following never
+    confirms that a hidden post exists.
+    """
     target = normalize_target(session, kind, target)
-    if delivery is not None and delivery not in DELIVERIES:
-        raise ValidationError(
-            str(_l("提醒方式 %(value)s 无效。", value=repr(delivery[:20]))),
-            field="delivery",
-        )
+    _check_followable(session, user, kind, target)
+    if delivery is not None:
+        _check_delivery(delivery)
     subscription = session.scalar(
         select(Subscription).where(
             Subscription.user_id == user.id,
@@ -85,11 +147,34 @@ def follow(
     return subscription
 
 
-def unfollow(session: Session, user: User, kind: str, target: str) -> None:
+def _check_followable(session: Session, user: User, kind: str, target: str) -> None:
+    if kind == "post":
+        post = session.get(Post, int(target))
+        if not access.can_view_post(user, post):
+            raise NotFound(str(_l("要关注的对象不存在。")))
+    elif kind == "user":
+        person = session.get(User, int(target))
+        if not person.active:
+            raise NotFound(str(_l("要关注的对象不存在。")))
+
+
+def unfollow(
+    session: Session, user: User, kind: str, target: str
+) -> Subscription | None:
+    """Stop following ``target``; return the removed subscription, None if none.
+
+    The target need not exist any more, so a follow of a deleted post or a
+    deactivated person can still be removed.
+    """
+    _check_kind(kind)
+    target = (target or "").strip()
+    if kind == "tag":
+        target = normalize_tag(target)
     subscription = find_subscription(session, user, kind, target)
     if subscription is not None:
         session.delete(subscription)
         session.flush()
+    return subscription
 
 
 def find_subscription(
@@ -147,14 +232,19 @@ def _deliver(
     """Create one notification per matching subscriber who may read the post."""
     wanted: dict[int, tuple[str, str]] = dict(extra or {})
     rows = session.execute(
-        select(Subscription.user_id, Subscription.delivery, Subscription.kind).where(
-            or_(*conditions), Subscription.delivery != "off"
+        select(
+            Subscription.user_id,
+            Subscription.delivery,
+            Subscription.kind,
+            Subscription.target,
         )
+        .where(or_(*conditions), Subscription.delivery != "off")
+        .order_by(Subscription.id)
     )
-    for user_id, delivery, kind in rows:
+    for user_id, delivery, kind, target in rows:
         current = wanted.get(user_id)
         if current is None or _STRENGTH[delivery] > _STRENGTH[current[0]]:
-            wanted[user_id] = (delivery, kind)
+            wanted[user_id] = (delivery, f"{kind}:{target}")
     wanted.pop(exclude_user_id, None)
     if not wanted:
         return 0
@@ -191,7 +281,20 @@ def notify_new_post(session: Session, post: Post) -> int:
             .join(Department, User.department_id == Department.id)
             .where(Department.handles_risk, User.active)
         )
-        extra = {user_id: ("immediate", "risk") for user_id in risk_staff}
+        # A risk-staff member's own subscription to the risk type sets how
+        # they hear of it, "off" included; without one they hear at once.
+        chosen = dict(
+            session.execute(
+                select(Subscription.user_id, Subscription.delivery).where(
+                    Subscription.kind == "type", Subscription.target == "risk"
+                )
+            ).all()
+        )
+        extra = {
+            user_id: (chosen.get(user_id, "immediate"), "risk")
+            for user_id in risk_staff
+            if chosen.get(user_id) != "off"
+        }
     return _deliver(session, post, None, _post_targets(post), post.author_id, extra)
 
 
@@ -253,3 +356,140 @@ def mark_read(session: Session, user: User, ids: list[int] | None = None) -> int
         statement.values(read_at=utcnow()).execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+def describe_target(session: Session, viewer: User, kind: str, target: str) -> str:
+    """Name what a subscription of ``viewer`` follows, for display.
+
+    A post ``viewer`` may not see is shown as "不可见的帖子", without its title.
+    """
+    if kind == "industry":
+        industry = session.get(Industry, target)
+        return industry.label if industry is not None else target
+    if kind == "type":
+        return str(SIGNAL_TYPE_LABELS.get(target, target))
+    if kind == "user":
+        record_id = _record_id(target)
+        person = session.get(User, record_id) if record_id else None
+        return person.display_name if person is not None else str(_l("已删除的用户"))
+    if kind == "post":
+        record_id = _record_id(target)
+        post = session.get(Post, record_id) if record_id else None
+        if post is None or not access.can_view_post(viewer, post):
+            return str(_l("不可见的帖子"))
+        return post.title
+    return target
+
+
+def describe_reason(session: Session, viewer: User, reason: str) -> str:
+    """Say why ``viewer`` got a notification, from ``Notification.reason``."""
+    kind, _separator, target = reason.partition(":")
+    if kind == "risk":
+        return str(_l("风险信号待处理"))
+    if kind == "post":
+        return str(_l("关注的帖子"))
+    if kind in _REASON_LABELS and target:
+        name = describe_target(session, viewer, kind, target)
+        return str(_REASON_LABELS[kind] % {"name": name})
+    if kind in KIND_LABELS:
+        return str(_l("关注的%(kind)s", kind=KIND_LABELS[kind]))
+    return ""
+
+
+@dataclass
+class InboxEntry:
+    """A notification with the post and reply it is about, ready to show."""
+
+    notification: Notification
+    post: Post
+    reply: Reply | None
+    reason: str
+
+
+def inbox_entries(
+    session: Session, user: User, page: int, per_page: int
+) -> tuple[list[InboxEntry], int]:
+    """Return one page of ``inbox`` with posts, replies and reasons, and the total."""
+    items, total = inbox(session, user, page, per_page)
+    post_ids = {item.post_id for item in items}
+    reply_ids = {item.reply_id for item in items if item.reply_id is not None}
+    posts = {
+        post.id: post
+        for post in session.scalars(select(Post).where(Post.id.in_(post_ids)))
+    }
+    replies = {
+        reply.id: reply
+        for reply in session.scalars(select(Reply).where(Reply.id.in_(reply_ids)))
+    }
+    entries = [
+        InboxEntry(
+            notification=item,
+            post=posts[item.post_id],
+            reply=replies.get(item.reply_id) if item.reply_id else None,
+            reason=describe_reason(session, user, item.reason),
+        )
+        for item in items
+    ]
+    return entries, total
+
+
+def get_notification(
+    session: Session, user: User, notification_id: int
+) -> Notification:
+    """Return ``user``'s notification while its post and reply are visible to them.
+
+    Raises NotFound for someone else's notification too, so ids reveal nothing.
+    """
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user.id:
+        raise NotFound(str(_l("消息不存在。")))
+    post = session.get(Post, notification.post_id)
+    if post is None or not access.can_view_post(user, post):
+        raise NotFound(str(_l("消息不存在。")))
+    if notification.reply_id is not None:
+        reply = session.get(Reply, notification.reply_id)
+        if reply is None or not access.can_view_reply(user, reply):
+            raise NotFound(str(_l("消息不存在。")))
+    return notification
+
+
+_KIND_ORDER = {kind: number for number, kind in enumerate(TARGET_KINDS)}
+
+
+def list_subscriptions(session: Session, user: User) -> list[tuple[Subscription, str]]:
+    """Return every subscription of ``user`` with a label for what it follows.
+
+    Ordered by kind (industry, tag, type, person, post), then oldest first.
+    """
+    subscriptions = session.scalars(
+        select(Subscription)
+        .where(Subscription.user_id == user.id)
+        .order_by(Subscription.id)
+    ).all()
+    ordered = sorted(subscriptions, key=lambda item: _KIND_ORDER.get(item.kind, 99))
+    return [
+        (item, describe_target(session, user, item.kind, item.target))
+        for item in ordered
+    ]
+
+
+def get_subscription(
+    session: Session, user: User, subscription_id: int
+) -> Subscription:
+    """Return ``user``'s subscription; NotFound for a missing or foreign id."""
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None or subscription.user_id != user.id:
+        raise NotFound(str(_l("关注不存在。")))
+    return subscription
+
+
+def set_delivery(session: Session, subscription: Subscription, delivery: str) -> None:
+    """Change how a subscription is delivered; ValidationError names a bad value."""
+    _check_delivery(delivery)
+    subscription.delivery = delivery
+    session.flush()
+
+
+def remove_subscription(session: Session, subscription: Subscription) -> None:
+    session.delete(subscription)
+    session.flush()
