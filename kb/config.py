@@ -43,6 +43,8 @@ class Config:
     # (counted in the signed session cookie, never on the server).
     KB_ANON_REPORTS_PER_HOUR = 30
     KB_ANON_REPORTS_PER_SESSION = 5
+    # Receipt code look-ups per browser session and hour, against guessing.
+    KB_RECEIPT_LOOKUPS_PER_HOUR = 20
     # Outgoing mail for the daily digest; KB_SMTP_HOST empty means no mail.
     KB_SMTP_HOST = ""
     KB_SMTP_PORT = 25
@@ -77,6 +79,7 @@ CONFIGS = {
 _ENV_SETTINGS = (
     "KB_ANON_REPORTS_PER_HOUR",
     "KB_ANON_REPORTS_PER_SESSION",
+    "KB_RECEIPT_LOOKUPS_PER_HOUR",
     "KB_SMTP_HOST",
     "KB_SMTP_PORT",
     "KB_SMTP_USERNAME",

@@ -23,6 +23,7 @@ from kb.articles.models import Article
 from kb.errors import NotFound
 from kb.extensions import db, form_checks_csrf
 from kb.taxonomy.models import Industry
+from kb.taxonomy.services import division_choices
 from kb.taxonomy.tags import parse_tags
 from kb.timeutil import to_local
 
@@ -36,18 +37,6 @@ bp = Blueprint("articles", __name__)
 @login_required
 def require_login():
     """Every brief page is for signed-in staff only."""
-
-
-def _industry_choices() -> list[tuple[str, str]]:
-    rows = db.session.scalars(select(Industry).order_by(Industry.code)).all()
-    sections = {row.code: row for row in rows if row.level == "section"}
-    choices = []
-    for row in rows:
-        if row.level == "division":
-            section = sections.get(row.section_code)
-            prefix = f"{section.code} {section.name} / " if section else ""
-            choices.append((row.code, f"{prefix}{row.code} {row.name}"))
-    return choices
 
 
 def _form_input(form: ArticleForm) -> tuple[services.ArticleInput, dict[str, str]]:
@@ -142,7 +131,7 @@ def index():
 def create():
     """Write a new brief."""
     form = ArticleForm()
-    form.industries.choices = _industry_choices()
+    form.industries.choices = division_choices(db.session)
     article, _changed = _save(form, None)
     if article is not None:
         flash(_("简报已发布。"), "success")
@@ -170,7 +159,7 @@ def edit(article_id: int):
     if not services.can_edit(current_user, article):
         abort(403)
     form = ArticleForm(obj=article if request.method == "GET" else None)
-    form.industries.choices = _industry_choices()
+    form.industries.choices = division_choices(db.session)
     if request.method == "GET":
         form.industries.data = [industry.code for industry in article.industries]
         form.tags.data = "、".join(tag.name for tag in article.tags)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb.articles.rendering import render_markdown
@@ -268,24 +269,33 @@ def _take_anonymous_slot(session: Session, per_hour: int) -> None:
     """Count one anonymous report against the bank-wide hourly limit.
 
     Only the hour and a count are stored, so the limit cannot say who reported.
+    The increment is one conditional UPDATE, so concurrent reports neither fail
+    on creating the hour's row nor slip past the limit.
     """
     now = utcnow()
     bucket = now.strftime("%Y-%m-%dT%H")
-    slot = session.get(AnonymousReportSlot, bucket)
-    if slot is None:
-        slot = AnonymousReportSlot(bucket=bucket, count=0)
-        session.add(slot)
-        session.flush()
-    if slot.count >= per_hour:
-        next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        raise RateLimited(
-            str(_l("本小时匿名报告已达上限，请稍后再提交，或署名提交。")),
-            retry_after=max(1, int((next_hour - now).total_seconds())),
-        )
-    session.execute(
+    if session.get(AnonymousReportSlot, bucket) is None:
+        try:
+            with session.begin_nested():
+                session.add(AnonymousReportSlot(bucket=bucket, count=0))
+        except IntegrityError:
+            # Another request created the hour's row first.
+            pass
+    taken = session.execute(
         update(AnonymousReportSlot)
-        .where(AnonymousReportSlot.bucket == bucket)
+        .where(
+            AnonymousReportSlot.bucket == bucket,
+            AnonymousReportSlot.count < per_hour,
+        )
         .values(count=AnonymousReportSlot.count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount == 1:
+        return
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    raise RateLimited(
+        str(_l("本小时匿名报告已达上限，请稍后再提交，或署名提交。")),
+        retry_after=max(1, int((next_hour - now).total_seconds())),
     )
 
 

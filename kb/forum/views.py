@@ -15,13 +15,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kb.auth.models import Department
-from kb.errors import NotFound, ValidationError
+from kb.errors import KbError, NotFound, ValidationError
 from kb.extensions import db, form_checks_csrf
 from kb.forum import access, queries, services
 from kb.forum.forms import PostForm, ReplyEditForm, ReplyForm
 from kb.forum.models import RISK_STATUSES, SEVERITIES, SIGNAL_TYPES, Post, Reply
-from kb.notifications.services import find_subscription
+from kb.notifications.services import find_subscription, normalize_target
 from kb.taxonomy.models import Industry
+from kb.taxonomy.services import division_choices
 from kb.taxonomy.tags import parse_tags
 
 bp = Blueprint("forum", __name__)
@@ -46,18 +47,6 @@ def inject_labels():
     }
 
 
-def industry_choices() -> list[tuple[str, str]]:
-    rows = db.session.scalars(select(Industry).order_by(Industry.code)).all()
-    sections = {row.code: row for row in rows if row.level == "section"}
-    choices = []
-    for row in rows:
-        if row.level == "division":
-            section = sections.get(row.section_code)
-            prefix = f"{section.code} {section.name} / " if section else ""
-            choices.append((row.code, f"{prefix}{row.code} {row.name}"))
-    return choices
-
-
 def _departments() -> list[Department]:
     return list(db.session.scalars(select(Department).order_by(Department.id)))
 
@@ -74,7 +63,7 @@ def _prepare(form: PostForm, risk_only: bool = False) -> None:
         (value, str(label)) for value, label in services.VISIBILITY_LABELS.items()
     ]
     form.audience.choices = [(str(d.id), d.name) for d in _departments()]
-    form.industries.choices = industry_choices()
+    form.industries.choices = division_choices(db.session)
 
 
 def _form_input(form: PostForm) -> tuple[services.PostInput, dict[str, str]]:
@@ -153,7 +142,7 @@ def index():
             industry=industry,
             department=department,
             departments=_departments(),
-            industries=[c for c in industry_choices()],
+            industries=[c for c in division_choices(db.session)],
             error=error,
             following=following,
         ),
@@ -169,6 +158,10 @@ def _following_for_filters(filters: queries.PostFilters) -> dict | None:
         ("tag", filters.tag),
     ):
         if target:
+            try:
+                target = normalize_target(db.session, kind, target)
+            except KbError:
+                return None
             subscription = find_subscription(db.session, current_user, kind, target)
             return {"kind": kind, "target": target, "active": subscription}
     return None

@@ -32,3 +32,16 @@ def industries_for_codes(session: Session, codes: list[str]) -> list[Industry]:
     """Return the Industry rows for known ``codes``, without repeats, in order."""
     rows = (session.get(Industry, code) for code in dict.fromkeys(codes))
     return [row for row in rows if row is not None]
+
+
+def division_choices(session: Session) -> list[tuple[str, str]]:
+    """Return (code, label) pairs of every division, labelled with its section."""
+    rows = session.scalars(select(Industry).order_by(Industry.code)).all()
+    sections = {row.code: row for row in rows if row.level == "section"}
+    choices = []
+    for row in rows:
+        if row.level == "division":
+            section = sections.get(row.section_code)
+            prefix = f"{section.code} {section.name} / " if section else ""
+            choices.append((row.code, f"{prefix}{row.code} {row.name}"))
+    return choices
