@@ -168,6 +168,12 @@ def _check_email(email: str) -> str:
     return email
 
 
+def set_email(user: User, email: str) -> str:
+    """Store ``email`` (empty clears it) after checking its shape; return it."""
+    user.email = _check_email(email)
+    return user.email
+
+
 def create_user(
     session: Session,
     username: str,

@@ -12,6 +12,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from kb.auth import services as auth_services
 from kb.auth.services import is_safe_next
 from kb.errors import ValidationError
 from kb.extensions import db
@@ -94,12 +95,14 @@ def mark_read():
 
 
 @bp.route("/subscriptions")
-def subscriptions():
+def subscriptions(email_error: str | None = None, status: int = 200):
     """List what the user follows, with forms to change, remove and add follows."""
     rows = services.list_subscriptions(db.session, current_user)
     typed = {}
     if request.args.get("kind") in ("tag", "industry", "type"):
         typed[request.args["kind"]] = request.args.get("target", "")[:200]
+    if email_error is not None:
+        typed["email"] = (request.form.get("email") or "")[:300]
     return render_template(
         "notifications/subscriptions.html",
         rows=rows,
@@ -109,7 +112,24 @@ def subscriptions():
         industry_choices=division_choices(db.session),
         signal_type_labels=SIGNAL_TYPE_LABELS,
         typed=typed,
-    )
+        email_error=email_error,
+    ), status
+
+
+@bp.route("/email", methods=["POST"])
+def set_email():
+    """Set or clear the address the daily digest goes to."""
+    try:
+        address = auth_services.set_email(current_user, request.form.get("email", ""))
+    except ValidationError as error:
+        db.session.rollback()
+        return subscriptions(email_error=error.message, status=400)
+    db.session.commit()
+    if address:
+        flash(_("每日摘要将发送到 %(email)s。", email=address), "success")
+    else:
+        flash(_("已清除邮箱地址，不再发送每日摘要邮件。"), "info")
+    return redirect(url_for("notifications.subscriptions"))
 
 
 @bp.route("/subscriptions/<int:subscription_id>", methods=["POST"])

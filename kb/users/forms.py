@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from kb.auth.models import ROLES
 
@@ -13,5 +14,6 @@ class UserForm(FlaskForm):
     username = StringField(_l("用户名"))
     display_name = StringField(_l("姓名"))
     department = StringField(_l("部门"))
-    role = SelectField(_l("角色"), choices=[(role, role) for role in ROLES])
+    email = StringField(_l("邮箱"), description=_l("选填，每日摘要发送到此地址"))
+    role = SelectField(_l("角色"), choices=[SelectChoice(role, role) for role in ROLES])
     password = PasswordField(_l("初始密码"), description=_l("至少 10 个字符"))

@@ -37,6 +37,7 @@ def index():
                 form.role.data,
                 form.department.data or "",
                 form.display_name.data,
+                email=form.email.data or "",
             )
         except KbError as error:
             db.session.rollback()

@@ -414,3 +414,35 @@ def test_follow_missing_person_is_404(reader):
         data={"csrf_token": token, "kind": "user", "target": "424242"},
     )
     assert response.status_code == 404
+
+
+def test_digest_address_is_set_checked_and_cleared(app, client, make_user):
+    from kb.auth.models import User
+    from kb.extensions import db
+    from tests.conftest import csrf_token, login
+
+    make_user("reader", department="公司金融部")
+    login(client, "reader")
+    path = "/notifications/subscriptions"
+    bad = client.post(
+        "/notifications/email",
+        data={"csrf_token": csrf_token(client, path), "email": "wang at bank"},
+    )
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert "wang at bank" in page and "邮箱地址" in page
+    good = client.post(
+        "/notifications/email",
+        data={"csrf_token": csrf_token(client, path), "email": " wang@bank.example "},
+    )
+    assert good.status_code == 302
+    with app.app_context():
+        user = db.session.query(User).filter_by(username="reader").one()
+        assert user.email == "wang@bank.example"
+    client.post(
+        "/notifications/email",
+        data={"csrf_token": csrf_token(client, path), "email": ""},
+    )
+    with app.app_context():
+        user = db.session.query(User).filter_by(username="reader").one()
+        assert user.email == ""
