@@ -23,7 +23,7 @@ from kb.articles.models import Article
 from kb.errors import NotFound
 from kb.extensions import db, form_checks_csrf
 from kb.taxonomy.models import Industry
-from kb.taxonomy.services import division_choices
+from kb.taxonomy.services import as_select_choices, division_choices
 from kb.taxonomy.tags import parse_tags
 from kb.timeutil import to_local
 
@@ -131,7 +131,7 @@ def index():
 def create():
     """Write a new brief."""
     form = ArticleForm()
-    form.industries.choices = division_choices(db.session)
+    form.industries.choices = as_select_choices(division_choices(db.session))
     article, _changed = _save(form, None)
     if article is not None:
         flash(_("简报已发布。"), "success")
@@ -159,7 +159,7 @@ def edit(article_id: int):
     if not services.can_edit(current_user, article):
         abort(403)
     form = ArticleForm(obj=article if request.method == "GET" else None)
-    form.industries.choices = division_choices(db.session)
+    form.industries.choices = as_select_choices(division_choices(db.session))
     if request.method == "GET":
         form.industries.data = [industry.code for industry in article.industries]
         form.tags.data = "、".join(tag.name for tag in article.tags)

@@ -23,7 +23,7 @@ from kb.forum import access, services
 from kb.forum.models import SEVERITIES, Post, Reply
 from kb.forum.risk_forms import AnonymousReportForm, ReceiptForm, ReceiptReplyForm
 from kb.taxonomy.models import Industry
-from kb.taxonomy.services import division_choices
+from kb.taxonomy.services import as_select_choices, division_choices
 from kb.taxonomy.tags import parse_tags
 from kb.timeutil import utcnow
 
@@ -245,7 +245,7 @@ def report():
         )
 
     form = AnonymousReportForm()
-    form.industries.choices = division_choices(db.session)
+    form.industries.choices = as_select_choices(division_choices(db.session))
     if not form.validate_on_submit():
         return _report_form_page(form, 400 if request.method == "POST" else 200)
 

@@ -22,7 +22,7 @@ from kb.forum.forms import PostForm, ReplyEditForm, ReplyForm
 from kb.forum.models import RISK_STATUSES, SEVERITIES, SIGNAL_TYPES, Post, Reply
 from kb.notifications.services import find_subscription, normalize_target
 from kb.taxonomy.models import Industry
-from kb.taxonomy.services import division_choices
+from kb.taxonomy.services import as_select_choices, division_choices
 from kb.taxonomy.tags import parse_tags
 
 bp = Blueprint("forum", __name__)
@@ -53,17 +53,20 @@ def _departments() -> list[Department]:
 
 def _prepare(form: PostForm, risk_only: bool = False) -> None:
     types = ["risk"] if risk_only else list(SIGNAL_TYPES)
-    form.signal_type.choices = [
-        (value, str(services.SIGNAL_TYPE_LABELS[value])) for value in types
-    ]
-    form.severity.choices = [("", _("（不适用）"))] + [
-        (value, str(services.SEVERITY_LABELS[value])) for value in SEVERITIES
-    ]
-    form.visibility.choices = [
-        (value, str(label)) for value, label in services.VISIBILITY_LABELS.items()
-    ]
-    form.audience.choices = [(str(d.id), d.name) for d in _departments()]
-    form.industries.choices = division_choices(db.session)
+    form.signal_type.choices = as_select_choices(
+        [(value, str(services.SIGNAL_TYPE_LABELS[value])) for value in types]
+    )
+    form.severity.choices = as_select_choices(
+        [("", _("（不适用）"))]
+        + [(value, str(services.SEVERITY_LABELS[value])) for value in SEVERITIES]
+    )
+    form.visibility.choices = as_select_choices(
+        [(value, str(label)) for value, label in services.VISIBILITY_LABELS.items()]
+    )
+    form.audience.choices = as_select_choices(
+        [(str(d.id), d.name) for d in _departments()]
+    )
+    form.industries.choices = as_select_choices(division_choices(db.session))
 
 
 def _form_input(form: PostForm) -> tuple[services.PostInput, dict[str, str]]:
@@ -142,7 +145,7 @@ def index():
             industry=industry,
             department=department,
             departments=_departments(),
-            industries=[c for c in division_choices(db.session)],
+            industries=division_choices(db.session),
             error=error,
             following=following,
         ),

@@ -45,3 +45,10 @@ def division_choices(session: Session) -> list[tuple[str, str]]:
             prefix = f"{section.code} {section.name} / " if section else ""
             choices.append((row.code, f"{prefix}{row.code} {row.name}"))
     return choices
+
+
+def as_select_choices(pairs: list[tuple[str, str]]) -> list:
+    """Wrap (value, label) pairs for WTForms, which deprecates plain tuples."""
+    from wtforms.fields.choices import SelectChoice
+
+    return [SelectChoice(value, label) for value, label in pairs]
