@@ -2,6 +2,7 @@
 
 from kb.articles.models import Article, ArticleRevision
 from kb.auth.models import ApiToken, Department, LoginFailure, User
+from kb.clients.models import Client, ClientAccess
 from kb.forum.models import (
     AnonymousReportSlot,
     Post,
@@ -21,6 +22,8 @@ __all__ = [
     "ApiToken",
     "Article",
     "ArticleRevision",
+    "Client",
+    "ClientAccess",
     "Department",
     "Industry",
     "LoginFailure",

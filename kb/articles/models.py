@@ -47,6 +47,8 @@ class Article(db.Model):
     # Identity of an imported file: the front matter ``id``, else its relative path.
     import_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     revision_count: Mapped[int] = mapped_column(default=1)
+    # Colleagues who marked the brief useful (UsefulMark rows with article_id).
+    useful_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

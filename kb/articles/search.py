@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kb.articles.models import Article
 from kb.articles.rendering import html_to_text
+from kb.clients.search import article_client_keywords
 from kb.search.documents import SearchDocument
 from kb.search.registry import DocumentSource
 
@@ -26,6 +27,7 @@ def article_document(article: Article) -> SearchDocument:
         )
     )
     names = tuple(industry.name for industry in article.industries)
+    keywords = article_client_keywords(article)
     digest = hashlib.sha1()
     for part in (
         article.title,
@@ -33,6 +35,7 @@ def article_document(article: Article) -> SearchDocument:
         body,
         *tags,
         *codes,
+        *keywords,
         str(article.published_at),
     ):
         digest.update(part.encode())
@@ -50,6 +53,7 @@ def article_document(article: Article) -> SearchDocument:
         tags=tags,
         industry_codes=codes,
         industry_names=names,
+        keywords=keywords,
     )
 
 

@@ -191,7 +191,7 @@ class ReplyRevision(db.Model):
 
 
 class UsefulMark(db.Model):
-    """One person's "useful" on a post or on a reply (exactly one of the two)."""
+    """One person's "useful" on a post, a reply or a brief (exactly one of them)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
@@ -201,11 +201,15 @@ class UsefulMark(db.Model):
     reply_id: Mapped[int | None] = mapped_column(
         ForeignKey("reply.id", ondelete="CASCADE")
     )
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("user_id", "post_id", name="uq_useful_mark_user_post"),
         UniqueConstraint("user_id", "reply_id", name="uq_useful_mark_user_reply"),
+        UniqueConstraint("user_id", "article_id", name="uq_useful_mark_user_article"),
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb.articles.rendering import html_to_text
+from kb.clients.search import post_client_keywords
 from kb.forum.access import post_acl
 from kb.forum.models import Post, Reply
 from kb.search.documents import SearchDocument
@@ -46,6 +47,7 @@ def post_document(post: Post) -> SearchDocument | None:
     body = html_to_text(post.body_html)
     tags, codes, names = _facets(post)
     acl = post_acl(post)
+    keywords = post_client_keywords(post)
     return SearchDocument(
         doc_id=f"post:{post.id}",
         type="post",
@@ -55,11 +57,14 @@ def post_document(post: Post) -> SearchDocument | None:
         body=body,
         url=f"/forum/{post.id}",
         published_at=post.created_at,
-        version=_version(post.title, body, post.signal_type, *tags, *codes, *acl),
+        version=_version(
+            post.title, body, post.signal_type, *tags, *codes, *acl, *keywords
+        ),
         tags=tags,
         industry_codes=codes,
         industry_names=names,
         acl=acl,
+        keywords=keywords,
     )
 
 

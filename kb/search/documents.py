@@ -12,6 +12,7 @@ class SearchDocument:
     the audience tokens that may see the document (``"all"`` for every signed-in
     user); a search restricted to some tokens returns documents carrying any of them.
     ``version`` is a digest of the indexed content, used to find stale entries.
+    ``keywords`` are indexed and matched like the text but not shown in snippets.
     """
 
     doc_id: str
@@ -27,6 +28,9 @@ class SearchDocument:
     industry_codes: tuple[str, ...] = ()
     industry_names: tuple[str, ...] = ()
     acl: tuple[str, ...] = ("all",)
+    # More searchable words that are not part of the text, such as the names and
+    # credit codes of linked clients.
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

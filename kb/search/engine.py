@@ -340,7 +340,7 @@ class SearchEngine:
 
     def _fields(self, document: SearchDocument) -> dict:
         title = normalize_text(document.title)
-        extra = " ".join((*document.tags, *document.industry_names))
+        extra = " ".join((*document.tags, *document.industry_names, *document.keywords))
         text = normalize_text(f"{document.summary}\n{document.body}\n{extra}")
         return {
             "doc_id": document.doc_id,

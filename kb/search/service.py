@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date")
 # Kinds of record a search can be limited to with ``type``.
-TYPES = ("article", "post", "reply")
+TYPES = ("article", "post", "reply", "client")
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
 MAX_QUERY_CHARS = 1000
@@ -31,9 +31,11 @@ def init_search(app: Flask) -> None:
     """Load jieba, open this host's index and apply outbox entries after commits."""
     global _outbox_installed
     from kb.articles.search import ARTICLE_SOURCE
+    from kb.clients.search import CLIENT_SOURCE
     from kb.forum.search import POST_SOURCE, REPLY_SOURCE
 
     register(ARTICLE_SOURCE)
+    register(CLIENT_SOURCE)
     register(POST_SOURCE)
     register(REPLY_SOURCE)
     load_dictionary(app.config["KB_JIEBA_CACHE"])
