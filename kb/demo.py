@@ -9,7 +9,15 @@ from kb.articles.models import Article
 from kb.articles.services import ArticleInput, create_article
 from kb.auth.models import User
 from kb.auth.services import create_user, get_or_create_department
-from kb.demo_content import BRIEFS, DEPARTMENTS, POSTS, RISK_DEPARTMENTS, USERS
+from kb.clients import services as clients
+from kb.demo_content import (
+    BRIEFS,
+    CLIENTS,
+    DEPARTMENTS,
+    POSTS,
+    RISK_DEPARTMENTS,
+    USERS,
+)
 from kb.forum import services as forum
 from kb.forum.models import Post
 from kb.timeutil import utcnow
@@ -56,10 +64,11 @@ def load_demo(session: Session, body_max: int) -> str:
         create_article(session, data, author, body_max, import_key=key)
         created_briefs += 1
     created_posts = _load_posts(session, body_max)
+    created_clients = _load_clients(session)
     accounts = ", ".join(spec["username"] for spec in USERS)
     return (
-        f"Demo data: {created_users} accounts, {created_briefs} briefs and "
-        f"{created_posts} forum posts created.\n"
+        f"Demo data: {created_users} accounts, {created_briefs} briefs, "
+        f"{created_posts} forum posts and {created_clients} clients created.\n"
         f"Sign in at http://127.0.0.1:5000/login as one of: {accounts}\n"
         f"Password for every demo account: {DEMO_PASSWORD}  (administrator: admin)"
     )
@@ -94,5 +103,30 @@ def _load_posts(session: Session, body_max: int) -> int:
                 session, post, text, _user(session, username), body_max
             )
             reply.created_at = reply.updated_at = stamp + timedelta(hours=number)
+        created += 1
+    return created
+
+
+def _load_clients(session: Session) -> int:
+    created = 0
+    for spec in CLIENTS:
+        data = clients.ClientInput(
+            name=spec["name"],
+            credit_code=spec["credit_code"],
+            industry_code=spec["industry"],
+            manager_id=_user(session, spec["manager"]).id,
+            branch=spec["branch"],
+            segment=spec["segment"],
+            status=spec["status"],
+            products=list(spec["products"]),
+            notes=spec["notes"],
+        )
+        client, outcome = clients.upsert(session, data)
+        if outcome != "created":
+            continue
+        for title in spec["posts"]:
+            post = session.scalar(select(Post).where(Post.title == title))
+            if post is not None:
+                clients.set_post_clients(session, post, [client])
         created += 1
     return created

@@ -77,7 +77,7 @@ def test_demo_load_twice_is_idempotent(runner, app):
     assert first.exit_code == 0, first.output
     assert "Password" in first.output
     second = runner.invoke(args=["demo", "load"])
-    assert "0 accounts, 0 briefs and 0 forum posts" in second.output
+    assert "0 accounts, 0 briefs, 0 forum posts and 0 clients" in second.output
     with app.app_context():
         count = db.session.scalar(db.select(db.func.count(Article.id)))
     assert count >= 12
