@@ -395,7 +395,10 @@ def add_reply(
     if author is not None and not access.can_view_post(author, post):
         raise NotFound(str(_l("帖子不存在。")))
     if post.hidden:
-        raise NotFound(str(_l("帖子不存在。")))
+        if author is None:
+            raise NotFound(str(_l("帖子不存在。")))
+        # Only admins still see a hidden post; tell them why they cannot answer.
+        raise FormErrors({"body_md": _l("帖子已隐藏，恢复显示后才能回复。")})
     body_md = unix_newlines(body_md)
     errors = _check_body(body_md, body_max)
     quote = None

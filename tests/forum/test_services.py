@@ -243,3 +243,14 @@ def test_anonymous_reports_have_a_bank_wide_hourly_limit(app, people):
         assert 0 < caught.value.retry_after <= 3600
         slots = db.session.scalars(select(AnonymousReportSlot)).all()
         assert [slot.count for slot in slots] == [2]
+
+
+def test_admin_cannot_reply_to_a_hidden_post(app, people):
+    post_id = write_post(app, "corp")
+    with app.app_context():
+        post = db.session.get(Post, post_id)
+        admin = _user("admin")
+        services.hide_post(db.session, post, admin, "重复")
+        with pytest.raises(services.FormErrors) as caught:
+            services.add_reply(db.session, post, "补充", admin, BODY_MAX)
+        assert "恢复显示" in str(caught.value.errors["body_md"])
