@@ -112,19 +112,38 @@ def render_markdown(source: str) -> str:
     """
     # Markdown and bleach's Cleaner keep parser state, so each call builds its
     # own instances and concurrent requests never share one.
-    return _build_cleaner().clean(_convert(source))
+    html, plain = _convert(source)
+    html = _build_cleaner().clean(html)
+    # Blocks kept as plain text are escaped already; inserting them after the
+    # sanitiser spares it from parsing up to 300,000 characters of entities.
+    for key, block in plain.items():
+        text = _plain(block)
+        html = html.replace(f"<p>{key}</p>", f"<p>{text}</p>").replace(key, text)
+    return html
 
 
 # Python-Markdown's inline processing is quadratic in some inputs. It looks for
 # the end of a link from every unclosed "[" or "](" to the end of the block. It
 # also stashes every entity and escape of a block in a list it searches again.
-# 3,000 "[" took 1.8 s, and 300,000 would take hours. A block whose estimated
-# work is above these limits is shown as escaped plain text, without Markdown.
-# Ordinary briefs stay far below them (150 links in a 10,000-character
-# paragraph is 1.5 million).
+# 3,000 "[" took 1.8 s, and 300,000 would take hours. Its block parser splits
+# a block at each heading line and parses the rest again, and it recurses once
+# per level of list or quote nesting (about 540 nested list levels exceed
+# Python's recursion limit). Unclosed raw HTML tags make the sanitiser's
+# parser quadratic too (20,000 "<div>" took 19 s). A block beyond any of these
+# limits is shown as escaped plain text, without Markdown. Ordinary briefs stay
+# far below them (150 links in a 10,000-character paragraph is 1.5 million).
 MAX_BRACKET_WORK = 2_000_000
 MAX_INLINE_MARKS = 20_000
+MAX_HEADING_LINES = 300
+MAX_INDENT_COLUMNS = 80
+MAX_QUOTE_DEPTH = 40
+MAX_UNCLOSED_TAGS = 400
 _INLINE_MARKS = "&<`*_\\!["
+_HEADING_LINE = re.compile(r"^[ ]{0,3}#", re.MULTILINE)
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+_QUOTE_PREFIX = re.compile(r"^[ \t>]*", re.MULTILINE)
+_OPEN_TAG = re.compile(r"<[A-Za-z]")
+_CLOSE_TAG = re.compile(r"</[A-Za-z]|/>")
 
 
 def _markdown_work(block: str) -> tuple[int, int]:
@@ -143,28 +162,60 @@ def _markdown_work(block: str) -> tuple[int, int]:
     return (depth + deepest + open_parens) * len(block), marks
 
 
-def _convert(source: str) -> str:
+def _too_costly(block: str) -> bool:
+    """Tell whether rendering ``block`` as Markdown would be slow or would fail."""
+    work, marks = _markdown_work(block)
+    if work > MAX_BRACKET_WORK or marks > MAX_INLINE_MARKS:
+        return True
+    if len(_HEADING_LINE.findall(block)) > MAX_HEADING_LINES:
+        return True
+    indents = (len(m.expandtabs(4)) for m in _INDENT.findall(block))
+    if max(indents, default=0) > MAX_INDENT_COLUMNS:
+        return True
+    quotes = (m.count(">") for m in _QUOTE_PREFIX.findall(block))
+    if max(quotes, default=0) > MAX_QUOTE_DEPTH:
+        return True
+    unclosed = len(_OPEN_TAG.findall(block)) - len(_CLOSE_TAG.findall(block))
+    return unclosed > MAX_UNCLOSED_TAGS
+
+
+def _plain(text: str) -> str:
+    return escape(text).replace("\n", "<br>\n")
+
+
+def _convert(source: str) -> tuple[str, dict[str, str]]:
+    """Render ``source``; return the HTML and the blocks left as plain text.
+
+    Each plain block is replaced in the HTML by a random alphanumeric key.
+    """
     converter = markdown.Markdown(
         extensions=_MARKDOWN_EXTENSIONS,
         extension_configs=_MARKDOWN_EXTENSION_CONFIGS,
         output_format="html",
     )
-    if len(source) < 2000:
-        return converter.convert(source)
+    try:
+        if len(source) < 2000:
+            return converter.convert(source), {}
+        return _convert_guarded(converter, source)
+    except RecursionError:
+        # Nesting the guard did not foresee: show the text rather than fail.
+        logger.warning("Markdown nesting too deep; rendered as plain text")
+        key = f"kbplain{secrets.token_hex(8)}all"
+        return f"<p>{key}</p>", {key: source}
+
+
+def _convert_guarded(
+    converter: markdown.Markdown, source: str
+) -> tuple[str, dict[str, str]]:
     blocks = re.split(r"(\n[ \t]*\n)", source)
     plain: dict[str, str] = {}
     token = secrets.token_hex(8)
     for index, block in enumerate(blocks):
-        work, marks = _markdown_work(block)
-        if work > MAX_BRACKET_WORK or marks > MAX_INLINE_MARKS:
+        if _too_costly(block):
             key = f"kbplain{token}n{len(plain)}x"
             plain[key] = block
             blocks[index] = key
-    html = converter.convert("".join(blocks))
-    for key, block in plain.items():
-        text = escape(block).replace("\n", "<br>\n")
-        html = html.replace(f"<p>{key}</p>", f"<p>{text}</p>").replace(key, text)
-    return html
+    return converter.convert("".join(blocks)), plain
 
 
 def html_to_text(html: str) -> str:

@@ -689,3 +689,34 @@ def test_plain_block_text_is_escaped():
     html = render_markdown("<script>x</script>" + "[" * 100_000)
     assert "<script" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_heading_flood_in_one_block_is_plain_text():
+    html = render_markdown("# h\n" * 70_000)
+    assert "<h1" not in html
+    assert html.count("# h<br>") > 60_000
+
+
+def test_deep_list_nesting_does_not_fail():
+    source = "".join("  " * depth + "- a\n" for depth in range(540))
+    html = render_markdown(source)
+    assert "<li>" not in html
+    assert html.count("- a") == 540
+
+
+def test_unclosed_tag_flood_is_escaped():
+    html = render_markdown("<div>" * 50_000)
+    assert "<div>" not in html
+    assert html.count("&lt;div&gt;") == 50_000
+
+
+def test_deep_quote_is_escaped():
+    html = render_markdown(">" * 100_000 + " a")
+    assert "<blockquote>" not in html
+    assert html.count("&gt;") == 100_000
+
+
+def test_many_headings_in_separate_blocks_still_render():
+    source = "intro\n\n" + "".join(f"## 第 {n} 节\n\n正文 {n}\n\n" for n in range(400))
+    html = render_markdown(source)
+    assert html.count("<h2") == 400
