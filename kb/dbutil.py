@@ -11,7 +11,13 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def tune_sqlite(engine: Engine) -> None:
-    """Enable WAL, foreign keys and a busy timeout on every new SQLite connection."""
+    """Enable WAL, foreign keys and a busy timeout on every new SQLite connection.
+
+    Python's sqlite3 module (3.11) sends BEGIN only before INSERT, UPDATE and
+    DELETE, so a SAVEPOINT that is a transaction's first write would commit on
+    release. As SQLAlchemy's pysqlite documentation recommends, the driver's
+    own transaction handling is turned off and SQLAlchemy sends BEGIN itself.
+    """
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, connection_record):
@@ -22,3 +28,9 @@ def tune_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        if isinstance(connection.connection.driver_connection, sqlite3.Connection):
+            connection.exec_driver_sql("BEGIN")

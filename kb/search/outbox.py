@@ -51,13 +51,19 @@ def install(session_class, on_commit) -> None:
     def after_flush(session, flush_context):
         _after_flush(session, flush_context)
 
+    # SQLAlchemy also fires these events when a SAVEPOINT is released or rolled
+    # back; the outer transaction decides, so they wait for it.
     @event.listens_for(session_class, "after_commit")
     def after_commit(session):
+        if session.in_nested_transaction():
+            return
         if session.info.pop(_PENDING_KEY, False):
             on_commit()
 
     @event.listens_for(session_class, "after_rollback")
     def after_rollback(session):
+        if session.in_nested_transaction():
+            return
         session.info.pop(_PENDING_KEY, None)
 
 
