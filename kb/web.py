@@ -24,6 +24,18 @@ def register_url_converters(app: Flask) -> None:
     app.url_map.converters["int"] = RecordIdConverter
 
 
+def parse_id(raw) -> int | None:
+    """Read a record id typed in a form or URL; None unless it is 1 to 2**63-1.
+
+    Only ASCII digits count: "²" and "１" pass str.isdigit but are not ids.
+    """
+    text = str(raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    value = int(text)
+    return value or None
+
+
 def _unread_count() -> int:
     """Unread inbox entries of the signed-in user, for the header badge."""
     from flask import has_request_context
@@ -36,6 +48,20 @@ def _unread_count() -> int:
     if not has_request_context() or not current_user.is_authenticated:
         return 0
     return unread_count(db.session, current_user)
+
+
+def is_page_load() -> bool:
+    """Tell whether the request is a person opening a page.
+
+    An image, script or frame that points at a page URL sends the reader's
+    cookies too; browsers mark such requests with ``Sec-Fetch-Dest``. Views
+    that record something on GET (a view count, a notification read) skip
+    those requests and HEAD requests, so a post cannot make its readers'
+    browsers record views or read receipts elsewhere.
+    """
+    if request.method != "GET":
+        return False
+    return request.headers.get("Sec-Fetch-Dest", "document") == "document"
 
 
 def register_web_hooks(app: Flask) -> None:

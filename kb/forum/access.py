@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from kb.auth.models import Department, User
-from kb.forum.models import Post, Reply
+from kb.forum.models import Post, PostRevision, Reply
 
 
 def can_view_post(user: User, post: Post) -> bool:
@@ -80,6 +80,23 @@ def post_acl(post: Post) -> tuple[str, ...]:
         tokens.append("risk")
     # An entry with no token is found by admins only.
     return tuple(tokens) or ("admin",)
+
+
+def can_view_revision(user: User, post: Post, revision: PostRevision) -> bool:
+    """A saved version is shown to those who could read the post when it was saved.
+
+    The reader must also be able to read the post now.
+    """
+    if not can_view_post(user, post):
+        return False
+    if user.is_admin or revision.visibility == "all":
+        return True
+    if post.author_id is not None and post.author_id == user.id:
+        return True
+    if post.is_risk and user.department.handles_risk:
+        return True
+    audience = {int(i) for i in revision.audience_ids.split(",") if i}
+    return user.department_id in audience
 
 
 def can_edit_post(user: User, post: Post) -> bool:

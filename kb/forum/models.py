@@ -130,7 +130,12 @@ class PostRevision(db.Model):
     number: Mapped[int]
     title: Mapped[str] = mapped_column(String(200))
     body_md: Mapped[str] = mapped_column(Text)
-    # None for an anonymous report.
+    # The audience when this version was saved ("1,4" for department ids): a
+    # version written for one department stays hidden from the others after
+    # the post is opened to more readers.
+    visibility: Mapped[str] = mapped_column(String(20), default="all")
+    audience_ids: Mapped[str] = mapped_column(String(500), default="")
+    # None for the first version of an anonymous report.
     edited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

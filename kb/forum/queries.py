@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -19,8 +20,9 @@ from kb.forum.access import visible_posts
 from kb.forum.models import SIGNAL_TYPES, Post
 from kb.taxonomy.models import Industry, Tag
 from kb.taxonomy.tags import normalize_tag
+from kb.web import parse_id
 
-_CURSOR_RE = re.compile(r"^(\d{20})-(\d{1,19})$")
+_CURSOR_RE = re.compile(r"^([0-9]{20})-([0-9]{1,18})$")
 
 
 @dataclass(frozen=True)
@@ -54,32 +56,61 @@ def decode_cursor(raw: str, name: str) -> tuple[datetime, int]:
         except ValueError:
             pass
     raise ValidationError(
-        f"{name}={raw[:40]!r} is not a page position from this list.", field=name
+        str(
+            _l(
+                "参数 %(name)s=%(value)s 不是这个列表中的位置，已回到第一页。",
+                name=name,
+                value=repr(raw[:40]),
+            )
+        ),
+        field=name,
     )
 
 
-def parse_filters(args) -> PostFilters:
+def parse_filters(args, session: Session) -> PostFilters:
     """Read list filters from request arguments; ValidationError names the bad one."""
     signal_type = (args.get("type") or "").strip() or None
     if signal_type is not None and signal_type not in SIGNAL_TYPES:
         raise ValidationError(
-            f"type={signal_type[:40]!r} is invalid; use one of: "
-            f"{', '.join(SIGNAL_TYPES)}.",
+            str(
+                _l(
+                    "参数 type=%(value)s 无效，可选：%(choices)s。",
+                    value=repr(signal_type[:40]),
+                    choices=", ".join(SIGNAL_TYPES),
+                )
+            ),
             field="type",
         )
     department = (args.get("department") or "").strip()
     department_id = None
     if department:
-        if not department.isdigit() or len(department) > 18:
+        department_id = parse_id(department)
+        if department_id is None:
             raise ValidationError(
-                f"department={department[:40]!r} is invalid; use a department id.",
+                str(
+                    _l(
+                        "参数 department=%(value)s 无效，应为部门编号。",
+                        value=repr(department[:40]),
+                    )
+                ),
                 field="department",
             )
-        department_id = int(department)
+    industry = (args.get("industry") or "").strip().upper() or None
+    if industry is not None and session.get(Industry, industry) is None:
+        raise ValidationError(
+            str(
+                _l(
+                    "参数 industry=%(value)s 无效，"
+                    "应为 GB/T 4754-2017 门类或大类代码。",
+                    value=repr(industry[:20]),
+                )
+            ),
+            field="industry",
+        )
     tag = normalize_tag(args.get("tag") or "") or None
     return PostFilters(
         signal_type=signal_type,
-        industry=(args.get("industry") or "").strip() or None,
+        industry=industry,
         tag=tag,
         department_id=department_id,
         unanswered=(args.get("unanswered") or "") in ("1", "true", "yes", "on"),
@@ -144,11 +175,11 @@ def list_posts(
             .order_by(Post.created_at.asc(), Post.id.asc())
             .limit(per_page + 1)
         ).all()
-        if len(rows) <= per_page:
-            # Back at the newest posts: show the full first page.
-            return list_posts(session, user, filters, per_page)
+        # Near the newest posts this page may be short; filling it up with
+        # older posts would repeat ones the reader has already seen.
+        more_newer = len(rows) > per_page
         posts = list(reversed(rows[:per_page]))
-        more_newer = more_older = True
+        more_older = True
     else:
         if before:
             stamp, post_id = decode_cursor(before, "before")

@@ -194,6 +194,24 @@ def board():
     )
 
 
+# Risk pages show report bodies written by others to the reporter. An image
+# in a body would make the reporter's browser request a URL with their
+# cookies (a page that counts views, an outside server that logs addresses),
+# which could tell who the reporter is. So these pages load no images at all.
+RISK_PAGE_CSP = (
+    "default-src 'self'; img-src data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+
+@bp.after_request
+def forbid_images(response):
+    """Send the stricter policy; the application's own default is not applied."""
+    response.headers["Content-Security-Policy"] = RISK_PAGE_CSP
+    return response
+
+
 def _private(body: str, status: int = 200):
     """Wrap ``body`` in a response that browsers and proxies must not store."""
     response = make_response(body, status)

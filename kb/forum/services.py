@@ -45,6 +45,7 @@ from kb.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 TITLE_MAX = 200
+MAX_TAGS = 20
 NOTE_MAX = 2000
 REASON_MAX = 500
 # Receipt codes: 16 characters from an alphabet without look-alikes (0/O, 1/I/L),
@@ -129,6 +130,11 @@ def validate_post(
         errors["title"] = _l("标题不能为空。")
     elif any(unicodedata.category(char) == "Cc" for char in title):
         errors["title"] = _l("标题含有控制字符，请删除后再提交。")
+    elif any(unicodedata.category(char) == "Cf" for char in title):
+        # Zero-width and bidirectional marks make titles look like others.
+        errors["title"] = _l(
+            "标题含有不可见的格式字符（如零宽字符、方向控制符），请删除。"
+        )
     elif len(title) > TITLE_MAX:
         errors["title"] = _l(
             "标题最长 %(max)s 个字符，当前 %(n)s 个。", max=TITLE_MAX, n=len(title)
@@ -165,8 +171,11 @@ def validate_post(
     unknown = unknown_industry_codes(session, data.industry_codes)
     if unknown:
         errors["industries"] = _l(
-            "未知的行业代码：%(codes)s。", codes="、".join(unknown)
+            "未知的行业代码：%(codes)s。",
+            codes="、".join(code[:20] for code in unknown[:10]),
         )
+    if len(set(map(normalize_tag, data.tags))) > MAX_TAGS:
+        errors["tags"] = _l("最多 %(max)s 个标签。", max=MAX_TAGS)
     for tag in data.tags:
         problem = validate_tag(normalize_tag(tag))
         if problem:
@@ -222,6 +231,17 @@ def _fingerprint(post: Post) -> tuple:
     )
 
 
+def _revision(post: Post, number: int, editor: User | None) -> PostRevision:
+    return PostRevision(
+        number=number,
+        title=post.title,
+        body_md=post.body_md,
+        visibility=post.visibility,
+        audience_ids=",".join(str(d.id) for d in post.audience),
+        edited_by=editor,
+    )
+
+
 def create_post(session: Session, data: PostInput, author: User, body_max: int) -> Post:
     """Publish a post in ``author``'s name; raise FormErrors for bad input."""
     errors = validate_post(session, data, body_max)
@@ -236,9 +256,7 @@ def create_post(session: Session, data: PostInput, author: User, body_max: int) 
         last_activity_at=now,
     )
     _apply(session, post, data, author)
-    post.revisions.append(
-        PostRevision(number=1, title=post.title, body_md=post.body_md, edited_by=author)
-    )
+    post.revisions.append(_revision(post, 1, author))
     if post.is_risk:
         post.status_changes.append(
             RiskStatusChange(from_status=None, to_status="open", changed_by=author)
@@ -322,9 +340,7 @@ def create_anonymous_report(
         last_activity_at=now,
     )
     _apply(session, post, data, None)
-    post.revisions.append(
-        PostRevision(number=1, title=post.title, body_md=post.body_md)
-    )
+    post.revisions.append(_revision(post, 1, None))
     post.status_changes.append(RiskStatusChange(from_status=None, to_status="open"))
     session.add(post)
     session.flush()
@@ -355,6 +371,12 @@ def update_post(
         # A risk signal stays one; its type is not a field of the edit form.
         data.signal_type = "risk"
     errors = validate_post(session, data, body_max, anonymous=post.anonymous)
+    if data.signal_type == "risk" and not post.is_risk:
+        # Risk signals start their handling history and notify risk staff
+        # when they are created, so a post cannot become one later.
+        errors["signal_type"] = _l(
+            "已发布的帖子不能改为客户风险信号，请另行发布一条客户风险信号。"
+        )
     if errors:
         raise FormErrors(errors)
     before = _fingerprint(post)
@@ -363,14 +385,9 @@ def update_post(
         return False
     post.revision_count += 1
     post.updated_at = utcnow()
-    post.revisions.append(
-        PostRevision(
-            number=post.revision_count,
-            title=post.title,
-            body_md=post.body_md,
-            edited_by=None if post.anonymous else editor,
-        )
-    )
+    # Whoever edits is named, an admin editing an anonymous report too; only
+    # the reporter's own first version has no editor.
+    post.revisions.append(_revision(post, post.revision_count, editor))
     session.flush()
     # Replies carry the post's title, audience and facets in their entries.
     _reindex_replies(session, post)
@@ -452,7 +469,7 @@ def update_reply(
         ReplyRevision(
             number=reply.revision_count,
             body_md=body_md,
-            edited_by=None if reply.from_reporter else editor,
+            edited_by=editor,
         )
     )
     session.flush()
@@ -472,13 +489,18 @@ def toggle_useful(
     )
     model = Post if post is not None else Reply
     if mark is None:
-        session.add(
-            UsefulMark(
-                user_id=user.id,
-                post_id=post.id if post is not None else None,
-                reply_id=reply.id if reply is not None else None,
-            )
-        )
+        try:
+            with session.begin_nested():
+                session.add(
+                    UsefulMark(
+                        user_id=user.id,
+                        post_id=post.id if post is not None else None,
+                        reply_id=reply.id if reply is not None else None,
+                    )
+                )
+        except IntegrityError:
+            # A simultaneous request by the same person added the mark and count.
+            return True
         delta = 1
     else:
         session.delete(mark)

@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kb.auth.models import Department
+from kb.clients import services as client_services
 from kb.errors import KbError, NotFound, ValidationError
 from kb.extensions import db, form_checks_csrf
 from kb.forum import access, queries, services
@@ -24,6 +25,7 @@ from kb.notifications.services import find_subscription, normalize_target
 from kb.taxonomy.models import Industry
 from kb.taxonomy.services import as_select_choices, division_choices
 from kb.taxonomy.tags import parse_tags
+from kb.web import is_page_load, parse_id
 
 bp = Blueprint("forum", __name__)
 
@@ -51,8 +53,11 @@ def _departments() -> list[Department]:
     return list(db.session.scalars(select(Department).order_by(Department.id)))
 
 
-def _prepare(form: PostForm, risk_only: bool = False) -> None:
-    types = ["risk"] if risk_only else list(SIGNAL_TYPES)
+def _prepare(form: PostForm, post: Post | None = None) -> None:
+    """Fill the choices; an edit keeps a risk signal one and others not one."""
+    types = list(SIGNAL_TYPES)
+    if post is not None:
+        types = ["risk"] if post.is_risk else [t for t in types if t != "risk"]
     form.signal_type.choices = as_select_choices(
         [(value, str(services.SIGNAL_TYPE_LABELS[value])) for value in types]
     )
@@ -73,8 +78,9 @@ def _form_input(form: PostForm) -> tuple[services.PostInput, dict[str, str]]:
     errors = {}
     audience_ids = []
     for raw in form.audience.data or []:
-        if str(raw).isdigit() and len(str(raw)) < 19:
-            audience_ids.append(int(raw))
+        department_id = parse_id(raw)
+        if department_id is not None:
+            audience_ids.append(department_id)
         else:
             errors["audience"] = _("未知的部门：%(ids)s。", ids=str(raw)[:20])
     data = services.PostInput(
@@ -102,22 +108,25 @@ def _attach_errors(form, errors: dict[str, str]) -> None:
 def index():
     """The latest visible posts, filtered by type, industry, tag, department."""
     error = None
+    per_page = current_app.config["KB_PER_PAGE"]
     try:
-        filters = queries.parse_filters(request.args)
+        filters = queries.parse_filters(request.args, db.session)
+    except ValidationError as exc:
+        error = exc.message
+        filters = queries.PostFilters()
+    try:
         result = queries.list_posts(
             db.session,
             current_user,
             filters,
-            current_app.config["KB_PER_PAGE"],
+            per_page,
             before=request.args.get("before") or None,
             after=request.args.get("after") or None,
         )
     except ValidationError as exc:
+        # A bad page position keeps the filters and shows their first page.
         error = exc.message
-        filters = queries.PostFilters()
-        result = queries.list_posts(
-            db.session, current_user, filters, current_app.config["KB_PER_PAGE"]
-        )
+        result = queries.list_posts(db.session, current_user, filters, per_page)
     industry = db.session.get(Industry, filters.industry) if filters.industry else None
     department = (
         db.session.get(Department, filters.department_id)
@@ -184,9 +193,14 @@ def create():
     if form.validate_on_submit():
         data, errors = _form_input(form)
         body_max = current_app.config["KB_BODY_MAX_CHARS"]
-        errors.update(services.validate_post(db.session, data, body_max))
+        # Messages from reading the form (such as a bad department id) win.
+        errors = {**services.validate_post(db.session, data, body_max), **errors}
+        codes = client_services.parse_codes(form.clients.data)
+        errors.update(client_services.link_errors(db.session, codes))
         if not errors:
             post = services.create_post(db.session, data, current_user, body_max)
+            linked, _missing = client_services.clients_for_codes(db.session, codes)
+            client_services.set_post_clients(db.session, post, linked)
             db.session.commit()
             flash(_("已发布。"), "success")
             return redirect(url_for("forum.show", post_id=post.id))
@@ -219,10 +233,9 @@ def _render_post(post: Post, reply_form: ReplyForm | None = None, status: int = 
         if quoted is not None:
             reply_form.quote_of.data = str(quoted.id)
     quote_of = None
-    if reply_form.quote_of.data and str(reply_form.quote_of.data).isdigit():
-        quote_of = next(
-            (r for r in replies if r.id == int(reply_form.quote_of.data)), None
-        )
+    quote_id = parse_id(reply_form.quote_of.data)
+    if quote_id is not None:
+        quote_of = next((r for r in replies if r.id == quote_id), None)
     marked_post, marked_replies = services.useful_marks(db.session, user, post)
     return (
         render_template(
@@ -243,6 +256,7 @@ def _render_post(post: Post, reply_form: ReplyForm | None = None, status: int = 
                 else None
             ),
             statuses=RISK_STATUSES,
+            linked_clients=client_services.clients_of_post(db.session, post.id),
         ),
         status,
     )
@@ -252,8 +266,9 @@ def _render_post(post: Post, reply_form: ReplyForm | None = None, status: int = 
 def show(post_id: int):
     """Read a post and its replies."""
     post = _get_post(post_id)
-    services.record_view(db.session, current_user, post)
-    db.session.commit()
+    if is_page_load():
+        services.record_view(db.session, current_user, post)
+        db.session.commit()
     return _render_post(post)
 
 
@@ -265,24 +280,35 @@ def edit(post_id: int):
     if not access.can_edit_post(current_user, post):
         abort(403)
     form = PostForm(obj=post if request.method == "GET" else None)
-    _prepare(form, risk_only=post.is_risk)
+    _prepare(form, post)
     if request.method == "GET":
         form.industries.data = [industry.code for industry in post.industries]
         form.tags.data = "、".join(tag.name for tag in post.tags)
         form.audience.data = [str(d.id) for d in post.audience]
         form.severity.data = post.severity or ""
+        form.clients.data = " ".join(
+            c.credit_code for c in client_services.clients_of_post(db.session, post.id)
+        )
     if form.validate_on_submit():
         data, errors = _form_input(form)
         body_max = current_app.config["KB_BODY_MAX_CHARS"]
         if post.is_risk:
             data.signal_type = "risk"
-        errors.update(
-            services.validate_post(db.session, data, body_max, anonymous=post.anonymous)
-        )
+        errors = {
+            **services.validate_post(
+                db.session, data, body_max, anonymous=post.anonymous
+            ),
+            **errors,
+        }
+        codes = client_services.parse_codes(form.clients.data)
+        errors.update(client_services.link_errors(db.session, codes))
         if not errors:
             changed = services.update_post(
                 db.session, post, data, current_user, body_max
             )
+            linked, _missing = client_services.clients_for_codes(db.session, codes)
+            if client_services.set_post_clients(db.session, post, linked):
+                changed = True
             db.session.commit()
             if changed:
                 flash(_("修改已保存。"), "success")
@@ -296,8 +322,17 @@ def edit(post_id: int):
 
 @bp.route("/<int:post_id>/revisions")
 def revisions(post_id: int):
+    """List the saved versions the reader could have read when they were saved."""
     post = _get_post(post_id)
-    return render_template("forum/revisions.html", post=post)
+    shown = [
+        r for r in post.revisions if access.can_view_revision(current_user, post, r)
+    ]
+    return render_template(
+        "forum/revisions.html",
+        post=post,
+        revisions=shown,
+        withheld=len(post.revisions) - len(shown),
+    )
 
 
 @bp.route("/<int:post_id>/replies", methods=["POST"])
@@ -307,10 +342,7 @@ def reply(post_id: int):
     post = _get_post(post_id)
     form = ReplyForm()
     if form.validate_on_submit():
-        raw_quote = (form.quote_of.data or "").strip()
-        quote_id = (
-            int(raw_quote) if raw_quote.isdigit() and len(raw_quote) < 19 else None
-        )
+        quote_id = parse_id(form.quote_of.data)
         try:
             new = services.add_reply(
                 db.session,
@@ -322,7 +354,12 @@ def reply(post_id: int):
             )
         except services.FormErrors as exc:
             db.session.rollback()
-            _attach_errors(form, exc.errors)
+            # The quote is a hidden field: its message goes next to the text.
+            errors = {
+                "body_md" if name == "quote_of" else name: message
+                for name, message in exc.errors.items()
+            }
+            _attach_errors(form, errors)
         else:
             db.session.commit()
             flash(_("回复已发布。"), "success")

@@ -145,7 +145,7 @@ def _author_label(item: DigestItem) -> str:
     """Name the author of the post or reply; anonymous ones get a fixed label."""
     if item.reply is not None:
         if item.reply.author is None:
-            return _("匿名报告人")
+            return _("匿名报告")
         return item.reply.author.display_name
     if item.post.anonymous or item.post.author is None:
         return _("匿名报告")

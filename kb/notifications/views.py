@@ -20,6 +20,7 @@ from kb.forum.services import SIGNAL_TYPE_LABELS
 from kb.notifications import services
 from kb.notifications.models import DELIVERIES
 from kb.taxonomy.services import division_choices
+from kb.web import is_page_load
 
 # Beyond this, the inbox would ask the database for offsets it cannot store.
 MAX_LIST_PAGE = 10_000
@@ -59,8 +60,9 @@ def inbox():
 def open_notification(notification_id: int):
     """Mark one notification read and go to its post or reply."""
     notification = services.get_notification(db.session, current_user, notification_id)
-    services.mark_read(db.session, current_user, [notification.id])
-    db.session.commit()
+    if is_page_load():
+        services.mark_read(db.session, current_user, [notification.id])
+        db.session.commit()
     anchor = f"reply-{notification.reply_id}" if notification.reply_id else None
     return redirect(url_for("forum.show", post_id=notification.post_id, _anchor=anchor))
 

@@ -101,6 +101,8 @@ def upgrade():
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('body_md', sa.Text(), nullable=False),
+    sa.Column('visibility', sa.String(length=20), nullable=False),
+    sa.Column('audience_ids', sa.String(length=500), nullable=False),
     sa.Column('edited_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['edited_by_id'], ['user.id'], name=op.f('fk_post_revision_edited_by_id_user')),
