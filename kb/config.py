@@ -54,6 +54,9 @@ class Config:
     KB_SMTP_SSL = False
     KB_SMTP_TIMEOUT = 30
     KB_MAIL_FROM = "kb@localhost"
+    # Comma-separated domains that digest addresses must belong to; empty
+    # allows any domain.
+    KB_MAIL_DOMAINS = ""
     # The address pages link to in e-mails, such as https://kb.bank.example
     KB_BASE_URL = "http://127.0.0.1:5000"
 
@@ -88,6 +91,7 @@ _ENV_SETTINGS = (
     "KB_SMTP_SSL",
     "KB_SMTP_TIMEOUT",
     "KB_MAIL_FROM",
+    "KB_MAIL_DOMAINS",
     "KB_BASE_URL",
 )
 

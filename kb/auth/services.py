@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -136,12 +137,17 @@ def get_or_create_department(session: Session, name: str) -> Department:
 EMAIL_MAX_LENGTH = 254
 
 
-def _check_email(email: str) -> str:
-    """Return ``email`` stripped; raise ValidationError unless it looks like one.
+_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+$")
+_EMAIL_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
-    Only the shape is checked (one "@" with text on both sides, no whitespace,
-    at most EMAIL_MAX_LENGTH characters). The SMTP server rejects other invalid
-    addresses when the digest is sent.
+
+def _check_email(email: str) -> str:
+    """Return ``email`` stripped; raise ValidationError unless it is acceptable.
+
+    The shape is checked (an ASCII local part, "@", a dotted domain, at most
+    EMAIL_MAX_LENGTH characters). When KB_MAIL_DOMAINS lists domains, the
+    address must be in one of them, so digests of internal posts cannot be
+    sent outside the bank. The SMTP server rejects other invalid addresses.
     """
     email = (email or "").strip()
     if not email:
@@ -149,9 +155,8 @@ def _check_email(email: str) -> str:
     local, _at, domain = email.partition("@")
     if (
         email.count("@") != 1
-        or not local
-        or not domain
-        or any(char.isspace() for char in email)
+        or not _EMAIL_LOCAL.match(local)
+        or not _EMAIL_DOMAIN.match(domain)
         or len(email) > EMAIL_MAX_LENGTH
     ):
         raise ValidationError(
@@ -165,7 +170,26 @@ def _check_email(email: str) -> str:
             ),
             field="email",
         )
+    allowed = _allowed_mail_domains()
+    if allowed and domain.lower() not in allowed:
+        raise ValidationError(
+            str(
+                _l(
+                    "邮箱地址 %(value)s 不在允许的域名内（%(domains)s）。",
+                    value=repr(email[:80]),
+                    domains="、".join(sorted(allowed)),
+                )
+            ),
+            field="email",
+        )
     return email
+
+
+def _allowed_mail_domains() -> set[str]:
+    if not has_app_context():
+        return set()
+    raw = current_app.config.get("KB_MAIL_DOMAINS", "")
+    return {part.strip().lower() for part in raw.split(",") if part.strip()}
 
 
 def set_email(user: User, email: str) -> str:

@@ -82,3 +82,30 @@ def test_create_user_rejects_email_shape(app, email):
             )
         assert caught.value.field == "email"
         assert repr(email.strip()[:80]) in caught.value.message
+
+
+def test_markup_in_addresses_is_rejected(app):
+    from kb.auth.models import User
+    from kb.auth.services import set_email
+    from kb.errors import ValidationError
+
+    with app.app_context():
+        user = User(username="u", display_name="u", password_hash="x")
+        for bad in ("<script>@x.example", "a@b", "a b@c.example", "a@-"):
+            with pytest.raises(ValidationError) as caught:
+                set_email(user, bad)
+            assert caught.value.field == "email", bad
+
+
+def test_allowed_domains_keep_digests_inside(app):
+    from kb.auth.models import User
+    from kb.auth.services import set_email
+    from kb.errors import ValidationError
+
+    app.config["KB_MAIL_DOMAINS"] = "bank.example, branch.bank.example"
+    with app.app_context():
+        user = User(username="u", display_name="u", password_hash="x")
+        assert set_email(user, "wang@Bank.Example") == "wang@Bank.Example"
+        with pytest.raises(ValidationError) as caught:
+            set_email(user, "wang@gmail.example")
+        assert "bank.example" in caught.value.message
