@@ -81,6 +81,8 @@ def _register_blueprints(app: Flask) -> None:
     from kb.api.views import bp as api_bp
     from kb.articles.views import bp as articles_bp
     from kb.auth.views import bp as auth_bp
+    from kb.clients.admin_views import bp as clients_admin_bp
+    from kb.clients.views import bp as clients_bp
     from kb.forum.risk_views import bp as risk_bp
     from kb.forum.views import bp as forum_bp
     from kb.main.views import bp as main_bp
@@ -94,6 +96,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(forum_bp, url_prefix="/forum")
     app.register_blueprint(risk_bp, url_prefix="/risk")
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
+    app.register_blueprint(clients_bp, url_prefix="/clients")
+    app.register_blueprint(clients_admin_bp, url_prefix="/admin/clients")
     app.register_blueprint(search_bp, url_prefix="/search")
     app.register_blueprint(users_bp, url_prefix="/admin/users")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -185,6 +185,64 @@ def import_markdown(directory: Path):
         sys.exit(1)
 
 
+@import_group.command("clients")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every row and print the report without saving anything.",
+)
+@click.option(
+    "--verbose", is_flag=True, help="Also list created, updated and unchanged rows."
+)
+@with_appcontext
+def import_clients(file: Path, dry_run: bool, verbose: bool):
+    """Create or update clients from a CRM export FILE (.csv or .xlsx).
+
+    Rows are matched on the credit code. Rejected rows are listed with the
+    column and the reason. Exits with status 1 if the file or any row was
+    rejected.
+    """
+    from kb.clients.importer import ImportFileError, read_rows
+    from kb.clients.importer import import_clients as run_import
+    from kb.search.service import get_indexer
+
+    indexer = get_indexer()
+    try:
+        sheet = read_rows(file)
+        # The search index is updated once after the commit, not after each row.
+        with indexer.deferred():
+            report = run_import(db.session, sheet, dry_run=dry_run)
+            if dry_run:
+                db.session.rollback()
+            else:
+                db.session.commit()
+    except ImportFileError as error:
+        db.session.rollback()
+        click.echo(error.message, err=True)
+        sys.exit(1)
+    indexer.apply_pending()
+    if report.ignored_columns:
+        click.echo("Ignored columns: " + ", ".join(report.ignored_columns))
+    for result in report.rows:
+        if result.problems:
+            reasons = "; ".join(f"{p.column}: {p.message}" for p in result.problems)
+            click.echo(f"row {result.row}, {reasons}", err=True)
+        elif verbose:
+            click.echo(
+                f"row {result.row}, {result.outcome}: "
+                f"{result.credit_code} {result.name}"
+            )
+    click.echo(
+        "{created} created, {updated} updated, {unchanged} unchanged, "
+        "{rejected} rejected.".format(**report.counts)
+    )
+    if dry_run:
+        click.echo("Dry run: nothing was saved.")
+    if report.rejected:
+        sys.exit(1)
+
+
 # -- search ------------------------------------------------------------------
 
 

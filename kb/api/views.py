@@ -1,11 +1,16 @@
 """JSON API, version 1."""
 
 from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
 
 from kb.api.auth import api_login_required
+from kb.articles.models import Article
+from kb.clients.models import client_article, client_post
+from kb.clients.services import find_clients, get_by_code, record_access
 from kb.errors import ValidationError
 from kb.extensions import db
-from kb.forum.access import can_view_reply, search_acl
+from kb.forum.access import can_view_reply, search_acl, visible_posts
+from kb.forum.models import Post
 from kb.forum.queries import list_posts_by_page, parse_filters
 from kb.forum.search import reply_titles
 from kb.forum.services import get_visible_post
@@ -105,7 +110,7 @@ def _post_json(post) -> dict:
 @api_login_required
 def posts():
     """Visible posts, newest first: ``{"total", "page", "per_page", "posts"}``."""
-    filters = parse_filters(request.args)
+    filters = parse_filters(request.args, db.session)
     page = positive_int(request.args, "page", 1, 10_000)
     per_page = positive_int(request.args, "per_page", 20, 100)
     items, total = list_posts_by_page(db.session, g.api_user, filters, page, per_page)
@@ -143,4 +148,86 @@ def post(post_id: int):
         for reply in item.replies
         if can_view_reply(g.api_user, reply)
     ]
+    return jsonify(data)
+
+
+# services.find_clients ranks at most this many matches.
+CLIENT_SEARCH_MAX = 200
+
+
+def _client_json(client) -> dict:
+    industry = client.industry
+    manager = client.manager
+    return {
+        "id": client.id,
+        "name": client.name,
+        "credit_code": client.credit_code,
+        "industry": {"code": industry.code, "name": industry.name}
+        if industry is not None
+        else None,
+        "manager": {"id": manager.id, "name": manager.display_name}
+        if manager is not None
+        else None,
+        "branch": client.branch,
+        "segment": client.segment,
+        "status": client.status,
+        "url": f"/clients/{client.credit_code}",
+    }
+
+
+@bp.get("/clients")
+@api_login_required
+def clients():
+    """Search clients by name, pinyin initials or credit code; best matches first."""
+    q = request.args.get("q", "")
+    if not q.strip():
+        raise ValidationError(
+            "Parameter q is missing or blank; give a client name, its pinyin "
+            "initials or a credit code prefix.",
+            field="q",
+        )
+    page = positive_int(request.args, "page", 1, 10_000)
+    per_page = positive_int(request.args, "per_page", 20, 100)
+    matches = find_clients(db.session, q, CLIENT_SEARCH_MAX)
+    start = (page - 1) * per_page
+    return jsonify(
+        total=len(matches),
+        page=page,
+        per_page=per_page,
+        clients=[_client_json(item) for item in matches[start : start + per_page]],
+    )
+
+
+@bp.get("/clients/<credit_code>")
+@api_login_required
+def client_record(credit_code: str):
+    """Return a client with the linked posts the caller may see and linked briefs.
+
+    Every call writes a row of the client access log (channel "api").
+    """
+    item = get_by_code(db.session, credit_code)
+    user = g.api_user
+    data = _client_json(item)
+    data["products"] = item.product_list
+    data["notes"] = item.notes
+    data["created_at"] = _time(item.created_at)
+    data["updated_at"] = _time(item.updated_at)
+    data["post_ids"] = list(
+        db.session.scalars(
+            select(Post.id)
+            .join(client_post, client_post.c.post_id == Post.id)
+            .where(client_post.c.client_id == item.id, visible_posts(user))
+            .order_by(Post.id)
+        )
+    )
+    data["article_ids"] = list(
+        db.session.scalars(
+            select(Article.id)
+            .join(client_article, client_article.c.article_id == Article.id)
+            .where(client_article.c.client_id == item.id)
+            .order_by(Article.id)
+        )
+    )
+    record_access(db.session, user, item, channel="api")
+    db.session.commit()
     return jsonify(data)

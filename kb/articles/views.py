@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from kb.articles import services
 from kb.articles.forms import ArticleForm
 from kb.articles.models import Article
+from kb.clients import services as client_services
 from kb.errors import NotFound
 from kb.extensions import db, form_checks_csrf
 from kb.taxonomy.models import Industry
@@ -80,6 +81,8 @@ def _save(form: ArticleForm, article: Article | None) -> tuple[Article | None, b
     data, errors = _form_input(form)
     body_max = current_app.config["KB_BODY_MAX_CHARS"]
     errors.update(services.validate(db.session, data, body_max))
+    codes = client_services.parse_codes(form.clients.data)
+    errors.update(client_services.link_errors(db.session, codes))
     if errors:
         _attach_errors(form, errors)
         return None, False
@@ -90,6 +93,9 @@ def _save(form: ArticleForm, article: Article | None) -> tuple[Article | None, b
         changed = services.update_article(
             db.session, article, data, current_user, body_max
         )
+    linked, _missing = client_services.clients_for_codes(db.session, codes)
+    if client_services.set_article_clients(db.session, article, linked):
+        changed = True
     db.session.commit()
     return article, changed
 
@@ -148,7 +154,19 @@ def show(article_id: int):
         "articles/show.html",
         article=article,
         can_edit=services.can_edit(current_user, article),
+        linked_clients=client_services.clients_of_article(db.session, article.id),
+        marked_useful=services.has_marked_useful(db.session, current_user, article),
     )
+
+
+@bp.post("/<int:article_id>/useful")
+def useful(article_id: int):
+    """Mark the brief useful, or take the mark back (one per person)."""
+    article = _get_or_404(article_id)
+    marked = services.toggle_useful(db.session, current_user, article)
+    db.session.commit()
+    flash(_("已标记为有用。") if marked else _("已取消有用标记。"), "success")
+    return redirect(url_for("articles.show", article_id=article.id))
 
 
 @bp.route("/<int:article_id>/edit", methods=["GET", "POST"])
@@ -164,6 +182,10 @@ def edit(article_id: int):
         form.industries.data = [industry.code for industry in article.industries]
         form.tags.data = "、".join(tag.name for tag in article.tags)
         form.published_on.data = to_local(article.published_at).date().isoformat()
+        form.clients.data = " ".join(
+            c.credit_code
+            for c in client_services.clients_of_article(db.session, article.id)
+        )
     saved, changed = _save(form, article)
     if saved is not None:
         if changed:

@@ -4,13 +4,14 @@ Services take a session and never commit; the caller commits once.
 """
 
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kb.articles.models import Article
@@ -192,8 +193,21 @@ def find_clients(session: Session, text: str, limit: int = 20) -> list[Client]:
             Client.name_pinyin.startswith(latin, autoescape=True),
             Client.credit_code.startswith(latin.upper(), autoescape=True),
         ]
+    # Rank in SQL before the limit, so an exact or prefix match is never cut
+    # off by many substring matches.
+    exact = or_(Client.name == text, Client.credit_code == latin.upper())
+    prefixes = [Client.name.startswith(text, autoescape=True)]
+    if latin:
+        prefixes += [
+            Client.name_initials.startswith(latin, autoescape=True),
+            Client.credit_code.startswith(latin.upper(), autoescape=True),
+        ]
+    rank_expression = case((exact, 0), (or_(*prefixes), 1), else_=2)
     rows = session.scalars(
-        select(Client).where(or_(*conditions)).order_by(Client.name).limit(200)
+        select(Client)
+        .where(or_(*conditions))
+        .order_by(rank_expression, func.length(Client.name), Client.name)
+        .limit(200)
     ).all()
 
     def rank(client: Client) -> tuple:
@@ -223,6 +237,14 @@ def clients_for_codes(session: Session, codes: list[str]) -> tuple[list[Client],
     return [found[code] for code in wanted if code in found], missing
 
 
+_CODE_SEPARATORS = re.compile(r"[\s,，、;；]+")
+
+
+def parse_codes(text: str) -> list[str]:
+    """Split the credit codes typed in a form's "clients" field."""
+    return [code for code in _CODE_SEPARATORS.split(text or "") if code]
+
+
 def link_errors(session: Session, codes: list[str]) -> dict[str, str]:
     """Messages for the "clients" field of a post or brief form."""
     clients, missing = clients_for_codes(session, codes)
@@ -235,24 +257,41 @@ def link_errors(session: Session, codes: list[str]) -> dict[str, str]:
     return {}
 
 
-def set_post_clients(session: Session, post: Post, clients: list[Client]) -> None:
-    """Link ``post`` to exactly ``clients``; re-index it so client names find it."""
-    _replace_links(session, client_post, "post_id", post.id, clients)
-    outbox.enqueue(session, "post", [post.id])
+def set_post_clients(session: Session, post: Post, clients: list[Client]) -> bool:
+    """Link ``post`` to exactly ``clients``; return whether the links changed.
+
+    The post is re-indexed, so searching a linked client's name finds it.
+    """
+    changed = _replace_links(session, client_post, "post_id", post.id, clients)
+    if changed:
+        outbox.enqueue(session, "post", [post.id])
+    return changed
 
 
 def set_article_clients(
     session: Session, article: Article, clients: list[Client]
-) -> None:
-    _replace_links(session, client_article, "article_id", article.id, clients)
-    outbox.enqueue(session, "article", [article.id])
+) -> bool:
+    """Link ``article`` to exactly ``clients``; return whether the links changed."""
+    changed = _replace_links(session, client_article, "article_id", article.id, clients)
+    if changed:
+        outbox.enqueue(session, "article", [article.id])
+    return changed
 
 
-def _replace_links(session: Session, table, column: str, record_id: int, clients):
+def _replace_links(
+    session: Session, table, column: str, record_id: int, clients
+) -> bool:
+    current = set(
+        session.scalars(select(table.c.client_id).where(table.c[column] == record_id))
+    )
+    wanted = {client.id for client in clients}
+    if current == wanted:
+        return False
     session.execute(delete(table).where(table.c[column] == record_id))
-    rows = [{"client_id": c.id, column: record_id} for c in clients]
+    rows = [{"client_id": i, column: record_id} for i in sorted(wanted)]
     if rows:
         session.execute(table.insert(), rows)
+    return True
 
 
 def clients_of_post(session: Session, post_id: int) -> list[Client]:

@@ -11,3 +11,85 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Print links (data-print) open the print dialog. Without this file they load
+// the same page with ?print=1, which asks the reader to press Ctrl+P.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-print]").forEach((element) => {
+    element.addEventListener("click", (event) => {
+      event.preventDefault();
+      window.print();
+    });
+  });
+});
+
+// Client picker: search clients by name, pinyin initials or code and add the
+// chosen client's credit code to the form's "clients" field.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-client-picker]").forEach((picker) => {
+    const field = picker.querySelector("input[name=clients]");
+    const box = picker.querySelector(".picker-search");
+    const search = box.querySelector("input[type=search]");
+    const list = box.querySelector(".suggestions");
+    const url = picker.dataset.lookupUrl;
+    box.hidden = false;
+    let timer = null;
+    let latest = 0;
+
+    const add = (code) => {
+      const codes = field.value.split(/[\s,，、;；]+/).filter(Boolean);
+      if (!codes.includes(code)) { codes.push(code); }
+      field.value = codes.join(" ");
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+      list.replaceChildren();
+      search.value = "";
+      search.focus();
+    };
+
+    const show = (clients) => {
+      list.replaceChildren(...clients.map((client) => {
+        const item = document.createElement("li");
+        item.setAttribute("role", "option");
+        item.tabIndex = 0;
+        item.dataset.code = client.credit_code;
+        const name = document.createElement("strong");
+        name.textContent = client.name;
+        const details = document.createElement("small");
+        const industry = client.industry ? client.industry.name : "";
+        details.textContent = ` ${client.credit_code} ${industry}`;
+        item.append(name, details);
+        item.addEventListener("click", () => add(client.credit_code));
+        item.addEventListener("keydown", (event) => {
+          if (event.key === "Enter") { event.preventDefault(); add(client.credit_code); }
+        });
+        return item;
+      }));
+    };
+
+    search.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        // Enter picks the first suggestion instead of submitting the form.
+        event.preventDefault();
+        const first = list.querySelector("li");
+        if (first) { add(first.dataset.code); }
+      }
+    });
+    search.addEventListener("input", () => {
+      clearTimeout(timer);
+      const text = search.value.trim();
+      if (!text) { list.replaceChildren(); return; }
+      timer = setTimeout(async () => {
+        const request = ++latest;
+        const params = new URLSearchParams({ q: text, per_page: "8" });
+        try {
+          const response = await fetch(`${url}?${params}`, { credentials: "same-origin" });
+          if (!response.ok || request !== latest) { return; }
+          const data = await response.json();
+          show(data.clients || data.results || []);
+        } catch (error) {
+          list.replaceChildren();
+        }
+      }, 200);
+    });
+  });
+});
