@@ -797,7 +797,7 @@ POSTS: tuple[dict, ...] = (
         ),
         "industries": ("28",),
         "tags": ("贷后管理", "预警"),
-        "visibility": "department",
+        "visibility": "all",
         "days_ago": 4,
         "replies": (
             ("expert_risk", "已列入重点关注名单，请同步提供最近三个月的纳税数据。"),
