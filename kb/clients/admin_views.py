@@ -363,7 +363,7 @@ def _render_admin_action(client, merge_form, delete_form):
 
 
 def _client_label(client) -> str:
-    return f"{client.name}（{client.credit_code}）"
+    return f"{client.name} ({client.credit_code})"
 
 
 def _attach_error(field, message: str) -> None:

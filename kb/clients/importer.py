@@ -484,16 +484,17 @@ def _map_header(sheet: Sheet) -> _ImportColumns:
     missing = [name for name in REQUIRED_FIELDS if name not in positions]
     if missing:
         found = [cell.strip() for cell in sheet.header if cell.strip()]
+        none = _l("（无）")
         raise ImportFileError(
             str(
                 _l(
                     "文件 %(file)s 缺少必需的列：%(missing)s。"
                     "文件的表头为：%(found)s。",
                     file=sheet.filename,
-                    missing="、".join(
-                        f"{HEADER_ALIASES[name][0]}（{name}）" for name in missing
+                    missing=" / ".join(
+                        f"{HEADER_ALIASES[name][0]} ({name})" for name in missing
                     ),
-                    found="、".join(found)[:500] or str(_l("（无）")),
+                    found=" | ".join(found)[:500] or str(none),
                 )
             )
         )

@@ -107,7 +107,8 @@ def _read_list_filters(args) -> tuple[ListFilters, dict[str, str]]:
         errors["industry"] = _("未知的行业代码：%(codes)s。", codes=filters.industry)
     if filters.status and filters.status not in CLIENT_STATUSES:
         errors["status"] = _(
-            "客户状态 %(value)s 无效，可选：正常、有流失风险、已流失。",
+            "参数 status=%(value)s 无效，可选：active（正常）、at_risk（有流失风险）、"
+            "lost（已流失）。",
             value=repr(filters.status),
         )
     if filters.manager and filters.manager != "me":

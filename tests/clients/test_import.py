@@ -327,8 +327,8 @@ def test_missing_required_columns_reject_the_file(app):
     with app.app_context(), pytest.raises(importer.ImportFileError) as caught:
         importer.import_clients(db.session, sheet)
     assert caught.value.message == (
-        "文件 clients.csv 缺少必需的列：客户名称（name）、统一社会信用代码"
-        "（credit_code）。文件的表头为：企业、行业、备注。"
+        "文件 clients.csv 缺少必需的列：客户名称 (name) / 统一社会信用代码"
+        " (credit_code)。文件的表头为：企业 | 行业 | 备注。"
     )
 
 

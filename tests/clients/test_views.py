@@ -132,7 +132,7 @@ def test_filters(client, clients, args, expected):
     [
         ({"industry": "99"}, "未知的行业代码：99"),
         ({"industry": "汽车"}, "未知的行业代码：汽车"),
-        ({"status": "dormant"}, "客户状态 &#39;dormant&#39; 无效"),
+        ({"status": "dormant"}, "参数 status=&#39;dormant&#39; 无效"),
         ({"manager": "42"}, "参数 manager 的值 &#39;42&#39; 无效"),
     ],
 )
