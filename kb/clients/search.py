@@ -26,7 +26,11 @@ def client_document(client: Client) -> SearchDocument:
         *client.product_list,
     ]
     body = "\n".join(part for part in facts if part)
-    keywords = (client.credit_code, client.name_initials, client.name_pinyin)
+    # The header search matches whole words, so the leading parts of the
+    # initials are indexed too: typing "hdqc" finds 沪东汽车配件有限公司.
+    initials = client.name_initials
+    prefixes = tuple(initials[:n] for n in range(3, len(initials)))
+    keywords = (client.credit_code, initials, client.name_pinyin, *prefixes)
     codes = ()
     if industry is not None:
         codes = tuple(c for c in (industry.code, industry.section_code) if c)

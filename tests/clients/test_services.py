@@ -141,3 +141,15 @@ def test_linked_brief_is_found_by_client_code(app, client, people):
     sign_in(client, "credit")
     found = client.get(f"/api/v1/search?q={code}&type=article").get_json()
     assert [r["id"] for r in found["results"]] == [article_id]
+
+
+def test_header_search_finds_clients_by_leading_initials(app, client, people):
+    from tests.forum.conftest import sign_in
+
+    with app.app_context():
+        make_client("沪东汽车配件有限公司", 61)
+    sign_in(client, "credit")
+    for query in ("hdqc", "hdqcpj", "hdqcpjyxgs"):
+        found = client.get(f"/api/v1/search?q={query}").get_json()
+        assert [r["type"] for r in found["results"]] == ["client"], query
+    assert client.get("/api/v1/search?q=hd").get_json()["total"] == 0
