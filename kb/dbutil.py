@@ -33,4 +33,21 @@ def tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         if isinstance(connection.connection.driver_connection, sqlite3.Connection):
-            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql(
+                "BEGIN IMMEDIATE" if _request_writes() else "BEGIN"
+            )
+
+
+def _request_writes() -> bool:
+    """Tell whether the current web request will write (``g.kb_writes``).
+
+    In WAL mode a transaction that reads first and writes later fails at once
+    with "database is locked" when another connection committed in between:
+    the busy timeout does not apply to that upgrade. Requests that write
+    therefore take the write lock with their first statement (BEGIN
+    IMMEDIATE) and wait for it instead. Read-only requests and work outside
+    requests (the index thread reads only) begin deferred transactions.
+    """
+    from flask import g, has_request_context
+
+    return has_request_context() and g.get("kb_writes", False)

@@ -1,6 +1,6 @@
 """Response headers, template helpers and per-request hooks."""
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_babel import get_locale
 from werkzeug.routing import IntegerConverter
 
@@ -64,8 +64,24 @@ def is_page_load() -> bool:
     return request.headers.get("Sec-Fetch-Dest", "document") == "document"
 
 
+# GET views that also write: a view count, a read receipt, an access log row.
+WRITING_GET_ENDPOINTS = frozenset(
+    {"forum.show", "clients.show", "api.client_record", "notifications.open"}
+)
+
+
 def register_web_hooks(app: Flask) -> None:
     """Install security headers and the helpers every template uses."""
+
+    @app.before_request
+    def note_writing_requests():
+        # Read by kb.dbutil before the request's first query, which opens the
+        # transaction (signing in reads the user in a later hook).
+        g.kb_writes = (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            or request.endpoint in WRITING_GET_ENDPOINTS
+        )
+
     app.add_template_filter(local_datetime, "datetime")
     app.add_template_filter(local_date, "date")
 

@@ -90,6 +90,14 @@ PRODUCT_SEPARATORS = re.compile(r"[、,;/\r\n]+")
 # Three or four digits are a group or class code such as C3612, whose first two
 # digits are its division in GB/T 4754-2017.
 INDUSTRY_CODE = re.compile(r"([A-Za-z]?)\s*(\d{1,4})")
+# A code and its name in one cell, as CRM systems print them:
+# "C36 汽车制造业", "36-汽车制造业", "汽车制造业(C36)".
+INDUSTRY_CODE_AND_NAME = re.compile(
+    r"(?P<code>[A-Za-z]?\s*\d{1,4})\s*[-－—:：]?\s*(?P<name>\D+)"
+    r"|(?P<name2>\D+?)\s*[(（]\s*(?P<code2>[A-Za-z]?\s*\d{1,4})\s*[)）]"
+)
+# A number that Excel wrote in scientific notation, such as 9.13100E+17.
+SCIENTIFIC_NUMBER = re.compile(r"\d(\.\d+)?E\+\d+", re.IGNORECASE)
 
 
 class ImportFileError(ValidationError):
@@ -252,6 +260,11 @@ def _check_row_count(count: int, max_rows: int | None, name: str) -> None:
         )
 
 
+# The csv module refuses cells over 128 KiB by default; the length checks of
+# the client fields reject long cells row by row instead.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
 def _read_csv(data: bytes, name: str) -> list[tuple[int, list[str]]]:
     if data.startswith(b"PK\x03\x04"):
         raise ImportFileError(
@@ -266,7 +279,9 @@ def _read_csv(data: bytes, name: str) -> list[tuple[int, list[str]]]:
     # Cells keep their line breaks as "\n", whichever ending the file uses.
     text = _decode(data, name).replace("\r\n", "\n").replace("\r", "\n")
     delimiter = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote that is never closed is an error at the end of the file
+    # instead of a cell that silently swallows every later row.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     # A quoted cell may span several lines; a spreadsheet still counts it as
     # one row, so rows are numbered by record and not by line.
     try:
@@ -275,9 +290,10 @@ def _read_csv(data: bytes, name: str) -> list[tuple[int, list[str]]]:
         raise ImportFileError(
             str(
                 _l(
-                    "文件 %(file)s 第 %(row)s 行不是有效的 CSV：%(error)s",
+                    "文件 %(file)s 在第 %(line)s 行附近不是有效的 CSV"
+                    "（引号未闭合或引号后有多余字符）：%(error)s",
                     file=name,
-                    row=reader.line_num,
+                    line=reader.line_num,
                     error=error,
                 )
             )
@@ -409,6 +425,10 @@ def _cell_text(value) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
+        if abs(value) >= 1e15:
+            # Beyond 15 digits Excel has already rounded the number; show it
+            # as Excel does so the row is rejected with the right advice.
+            return f"{value:.5E}"
         return str(int(value)) if value.is_integer() else str(value)
     if isinstance(value, datetime):
         if value.time() == time(0, 0):
@@ -561,6 +581,22 @@ class _ImportLookups:
         match = INDUSTRY_CODE.fullmatch(text)
         if match:
             return self._industry_by_code(text, match[1].upper(), match[2])
+        both = INDUSTRY_CODE_AND_NAME.fullmatch(text)
+        if both:
+            code_text = (both["code"] or both["code2"]).replace(" ", "")
+            name = (both["name"] or both["name2"]).strip()
+            code, problem = self.industry(code_text)
+            if code is not None and self.division_by_name.get(name) != code:
+                return None, str(
+                    _l(
+                        "行业 %(value)s 的代码和名称不一致："
+                        "大类 %(code)s 不是“%(name)s”。",
+                        value=text[:40],
+                        code=code,
+                        name=name[:20],
+                    )
+                )
+            return code, problem
         if text in self.division_by_name:
             return self.division_by_name[text], None
         section_code = self.section_by_name.get(text)
@@ -725,10 +761,22 @@ def _import_row(
     values: dict[str, str],
     first_rows: dict[str, int],
 ) -> RowResult:
+    raw_code = values["credit_code"].strip()
+    values = {**values, "credit_code": _excel_text(raw_code)}
     data, problems = _row_input(session, lookups, columns, values)
     code = creditcode.normalize(values["credit_code"])
+    if SCIENTIFIC_NUMBER.fullmatch(raw_code):
+        problems["credit_code"] = str(
+            _l(
+                "统一社会信用代码 %(value)s 被 Excel 存成了数字，"
+                "只保留了 15 位有效数字，无法还原。请把该列设为“文本”后重新导出。",
+                value=raw_code[:40],
+            )
+        )
     if "credit_code" not in problems:
-        first = first_rows.setdefault(code, number)
+        # Only a row that was imported makes later rows with its code
+        # duplicates; after a rejected row the next one may still be saved.
+        first = first_rows.get(code, number)
         if first != number:
             problems["credit_code"] = str(
                 _l(
@@ -751,9 +799,22 @@ def _import_row(
         logger.warning("Could not save client %s from row %s: %s", code, number, error)
         message = _l("数据库拒绝保存此行，请稍后重新导入此文件。")
         return _rejected(columns, number, name, code, {"credit_code": str(message)})
+    first_rows[code] = number
     return RowResult(
         row=number, outcome=outcome, name=name, credit_code=code, client_id=client.id
     )
+
+
+def _excel_text(value: str) -> str:
+    """Remove Excel's keep-as-text marks: a leading apostrophe or ="...".
+
+    Exports use them so that long codes are not turned into numbers.
+    """
+    if value.startswith("'"):
+        return value[1:]
+    if value.startswith('="') and value.endswith('"'):
+        return value[2:-1]
+    return value
 
 
 def _row_input(

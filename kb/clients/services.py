@@ -107,8 +107,10 @@ def validate(data: ClientInput, session: Session) -> dict[str, str]:
         errors["branch"] = _l("所属机构最长 %(max)s 个字符。", max=BRANCH_MAX)
     if len(data.segment) > SEGMENT_MAX:
         errors["segment"] = _l("客户分层最长 %(max)s 个字符。", max=SEGMENT_MAX)
-    if len(data.notes) > TEXT_MAX or len("\n".join(data.products)) > TEXT_MAX:
-        errors["notes"] = _l("备注和产品各最长 %(max)s 个字符。", max=TEXT_MAX)
+    if len(data.notes) > TEXT_MAX:
+        errors["notes"] = _l("备注最长 %(max)s 个字符。", max=TEXT_MAX)
+    if len("\n".join(data.products)) > TEXT_MAX:
+        errors["products"] = _l("持有产品最长 %(max)s 个字符。", max=TEXT_MAX)
     return errors
 
 
@@ -182,7 +184,10 @@ def find_clients(session: Session, text: str, limit: int = 20) -> list[Client]:
     Name matches are substrings; pinyin and code matches are prefixes, ranked
     before substring matches of the name.
     """
-    text = " ".join(unicodedata.normalize("NFKC", text).split())[:100]
+    text = unicodedata.normalize("NFKC", text)
+    # Control and format characters (NUL included) match nothing useful.
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
+    text = " ".join(text.split())[:100]
     if not text:
         return []
     latin = _alnum(text)

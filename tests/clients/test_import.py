@@ -895,3 +895,43 @@ def test_oversized_upload_over_real_socket(live_server, managers):  # noqa: F811
     with caught.value as error:
         assert error.code == 413
         assert f"文件超过 {IMPORT_MAX_MB} MB 的上限" in error.read().decode()
+
+
+def test_unclosed_quote_rejects_the_file_instead_of_eating_rows(app):
+    text = f'客户名称,统一社会信用代码\n"未闭合公司,{code(901)}\n乙公司,{code(902)}\n'
+    with pytest.raises(importer.ImportFileError) as caught:
+        importer.read_rows(text.encode(), "quote.csv")
+    assert "引号未闭合" in caught.value.message
+
+
+def test_duplicate_after_a_rejected_row_is_imported(app):
+    duplicate = code(903)
+    sheet = importer.Sheet(
+        "dup.csv",
+        ["客户名称", "统一社会信用代码", "行业"],
+        [(2, ["甲", duplicate, "99"]), (3, ["甲", duplicate, "36"])],
+    )
+    with app.app_context():
+        report = importer.import_clients(db.session, sheet)
+        outcomes = [(r.row, r.outcome) for r in report.rows]
+    assert outcomes == [(2, "rejected"), (3, "created")]
+
+
+def test_excel_marks_and_combined_industries_are_read(app):
+    sheet = importer.Sheet(
+        "marks.csv",
+        ["客户名称", "统一社会信用代码", "行业"],
+        [
+            (2, ["甲", f"'{code(904)}", "C36 汽车制造业"]),
+            (3, ["乙", f'="{code(905)}"', "汽车制造业(36)"]),
+            (4, ["丙", "9.13100E+17", "36"]),
+            (5, ["丁", code(906), "36 纺织业"]),
+        ],
+    )
+    with app.app_context():
+        report = importer.import_clients(db.session, sheet)
+    outcomes = {r.row: r.outcome for r in report.rows}
+    assert outcomes == {2: "created", 3: "created", 4: "rejected", 5: "rejected"}
+    problems = {r.row: " ".join(p.message for p in r.problems) for r in report.rows}
+    assert "15 位有效数字" in problems[4]
+    assert "不一致" in problems[5]
