@@ -39,7 +39,7 @@ def can_view_reply(user: User, reply: Reply) -> bool:
 
 
 def visible_posts(user: User) -> ColumnElement[bool]:
-    """A WHERE clause on Post that keeps what ``user`` may see."""
+    """Return a WHERE clause on Post that keeps what ``user`` may see."""
     if user.is_admin:
         return true()
     conditions = [
@@ -53,14 +53,14 @@ def visible_posts(user: User) -> ColumnElement[bool]:
 
 
 def visible_replies(user: User) -> ColumnElement[bool]:
-    """A WHERE clause on Reply (joined to its Post) for what ``user`` may see."""
+    """Return a WHERE clause on Reply (joined to its Post) for ``user``."""
     if user.is_admin:
         return true()
     return and_(Reply.hidden.is_(False), visible_posts(user))
 
 
 def search_acl(user: User) -> list[str] | None:
-    """The audience tokens a search by ``user`` may match; None means everything."""
+    """Return the audience tokens ``user`` may match; None means everything."""
     if user.is_admin:
         return None
     tokens = ["all", f"dept:{user.department_id}", f"user:{user.id}"]
@@ -70,7 +70,7 @@ def search_acl(user: User) -> list[str] | None:
 
 
 def post_acl(post: Post) -> tuple[str, ...]:
-    """The audience tokens of a post's index entry, mirroring ``can_view_post``."""
+    """Return the audience tokens of a post's index entry (``can_view_post``)."""
     if post.visibility == "all":
         return ("all",)
     tokens = [f"dept:{department.id}" for department in post.audience]

@@ -152,7 +152,7 @@ def list_posts(
     before: str | None = None,
     after: str | None = None,
 ) -> PostPage:
-    """One page of visible posts, newest first.
+    """Return one page of visible posts, newest first.
 
     ``before`` gives the page of posts older than that cursor, ``after`` the
     page of posts newer than it; neither gives the newest page.

@@ -79,7 +79,7 @@ class FormErrors(ValidationError):
 
 @dataclass
 class PostInput:
-    """What a person supplies for a post."""
+    """Fields of a post as a person supplies them."""
 
     title: str
     body_md: str
@@ -352,7 +352,7 @@ def create_anonymous_report(
 
 
 def post_for_receipt(session: Session, code: str) -> Post:
-    """The anonymous report a receipt code belongs to; NotFound otherwise."""
+    """Return the report of a receipt code; raise NotFound otherwise."""
     post = session.scalar(
         select(Post).where(Post.receipt_digest == receipt_digest(code))
     )
@@ -517,7 +517,7 @@ def toggle_useful(
 
 
 def useful_marks(session: Session, user: User, post: Post) -> tuple[bool, set[int]]:
-    """Whether ``user`` marked the post, and which of its replies."""
+    """Return whether ``user`` marked the post, and which of its replies."""
     marked_post = (
         session.scalar(
             select(UsefulMark.id).where(
@@ -651,7 +651,7 @@ def change_status(
 
 
 def get_visible_post(session: Session, user: User, post_id: int) -> Post:
-    """The post if ``user`` may see it; NotFound either way otherwise."""
+    """Return the post if ``user`` may see it; raise NotFound otherwise."""
     post = session.get(Post, post_id)
     if post is None or not access.can_view_post(user, post):
         raise NotFound(str(_l("帖子不存在。")))

@@ -33,7 +33,7 @@ bp = Blueprint("forum", __name__)
 @bp.before_request
 @login_required
 def require_login():
-    """Every forum page is for signed-in staff only."""
+    """Require sign-in on every forum page."""
 
 
 @bp.app_context_processor
@@ -106,7 +106,7 @@ def _attach_errors(form, errors: dict[str, str]) -> None:
 
 @bp.route("/")
 def index():
-    """The latest visible posts, filtered by type, industry, tag, department."""
+    """List the latest visible posts, filtered by type, industry, tag, department."""
     error = None
     per_page = current_app.config["KB_PER_PAGE"]
     try:
@@ -163,7 +163,7 @@ def index():
 
 
 def _following_for_filters(filters: queries.PostFilters) -> dict | None:
-    """The follow button for the list's single filter, if it has one."""
+    """Return the follow button for the list's single filter, if it has one."""
     for kind, target in (
         ("type", filters.signal_type),
         ("industry", filters.industry),
