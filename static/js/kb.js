@@ -93,3 +93,21 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// A second click on a form's submit button while the first request is on its
+// way would post the same content twice; the button is disabled until the
+// page is left. Forms marked data-allow-resubmit keep their buttons.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") {
+    return;
+  }
+  if (form.hasAttribute("data-allow-resubmit")) { return; }
+  if (form.dataset.submitting === "yes") {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.submitting = "yes";
+  // Back/forward cache: re-enable when the page is shown again.
+  window.addEventListener("pageshow", () => { delete form.dataset.submitting; }, { once: true });
+});
