@@ -230,16 +230,33 @@ def find_clients(session: Session, text: str, limit: int = 20) -> list[Client]:
 
 
 def clients_for_codes(session: Session, codes: list[str]) -> tuple[list[Client], list]:
-    """Resolve credit codes typed in a form: the clients and the unknown codes."""
-    wanted = list(dict.fromkeys(creditcode.normalize(c) for c in codes if c.strip()))
-    found = {
+    """Resolve credit codes or full client names typed in a form.
+
+    Returns the clients, in the order typed, and the entries that name none.
+    """
+    typed = list(dict.fromkeys(c.strip() for c in codes if c.strip()))
+    normalized = {entry: creditcode.normalize(entry) for entry in typed}
+    by_code = {
         client.credit_code: client
         for client in session.scalars(
-            select(Client).where(Client.credit_code.in_(wanted))
+            select(Client).where(Client.credit_code.in_(normalized.values()))
         )
     }
-    missing = [code for code in wanted if code not in found]
-    return [found[code] for code in wanted if code in found], missing
+    names = [unicodedata.normalize("NFKC", e) for e in typed]
+    by_name = {
+        client.name: client
+        for client in session.scalars(select(Client).where(Client.name.in_(names)))
+    }
+    clients, missing = [], []
+    for entry in typed:
+        client = by_code.get(normalized[entry]) or by_name.get(
+            unicodedata.normalize("NFKC", entry)
+        )
+        if client is None:
+            missing.append(entry[:40])
+        elif client not in clients:
+            clients.append(client)
+    return clients, missing
 
 
 _CODE_SEPARATORS = re.compile(r"[\s,，、;；]+")
@@ -255,7 +272,10 @@ def link_errors(session: Session, codes: list[str]) -> dict[str, str]:
     clients, missing = clients_for_codes(session, codes)
     if missing:
         return {
-            "clients": _l("未找到这些客户：%(codes)s。", codes="、".join(missing[:10]))
+            "clients": _l(
+                "未找到这些客户：%(codes)s。请填写统一社会信用代码或客户全称。",
+                codes=" ".join(missing[:10]),
+            )
         }
     if len(clients) > MAX_LINKED_CLIENTS:
         return {"clients": _l("最多关联 %(max)s 个客户。", max=MAX_LINKED_CLIENTS)}

@@ -31,9 +31,7 @@ class PostForm(FlaskForm):
     tags = StringField(_l("标签"), description=_l("多个标签用逗号或顿号分隔"))
     clients = StringField(
         _l("关联客户"),
-        description=_l(
-            "填写统一社会信用代码，多个用空格或逗号分隔；也可输入客户名称搜索"
-        ),
+        description=_l("填写统一社会信用代码或客户全称，多个用空格或逗号分隔"),
     )
     body_md = TextAreaField(_l("正文（Markdown）"))
 

@@ -46,7 +46,15 @@ document.addEventListener("DOMContentLoaded", () => {
       search.focus();
     };
 
+    const note = (text) => {
+      const item = document.createElement("li");
+      item.className = "note";
+      item.textContent = text;
+      list.replaceChildren(item);
+    };
+
     const show = (clients) => {
+      if (!clients.length) { note(picker.dataset.emptyText); return; }
       list.replaceChildren(...clients.map((client) => {
         const item = document.createElement("li");
         item.setAttribute("role", "option");
@@ -70,7 +78,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (event.key === "Enter") {
         // Enter picks the first suggestion instead of submitting the form.
         event.preventDefault();
-        const first = list.querySelector("li");
+        const first = list.querySelector("li[data-code]");
         if (first) { add(first.dataset.code); }
       }
     });
@@ -83,11 +91,12 @@ document.addEventListener("DOMContentLoaded", () => {
         const params = new URLSearchParams({ q: text, per_page: "8" });
         try {
           const response = await fetch(`${url}?${params}`, { credentials: "same-origin" });
-          if (!response.ok || request !== latest) { return; }
+          if (request !== latest) { return; }
+          if (!response.ok) { note(picker.dataset.errorText); return; }
           const data = await response.json();
-          show(data.clients || data.results || []);
+          show(data.clients || []);
         } catch (error) {
-          list.replaceChildren();
+          note(picker.dataset.errorText);
         }
       }, 200);
     });

@@ -89,3 +89,18 @@ def test_brief_form_links_clients(app, client, people):
     assert "西岭矿业" in page
     briefing = client.get(f"/clients/{code}").get_data(as_text=True)
     assert "有色金属价格观察" in briefing
+
+
+def test_full_client_names_work_without_the_picker(app, client, people):
+    with app.app_context():
+        code = make_client("北辰新材料股份有限公司", 55).credit_code
+    sign_in(client, "corp")
+    response = _post_form(client, "/forum/new", clients="北辰新材料股份有限公司")
+    assert response.status_code == 302
+    with app.app_context():
+        post_id = db.session.query(Post).one().id
+        linked = services.clients_of_post(db.session, post_id)
+        assert [c.credit_code for c in linked] == [code]
+    response = _post_form(client, "/forum/new", clients="北辰新材料")
+    assert response.status_code == 400
+    assert "请填写统一社会信用代码或客户全称" in response.get_data(as_text=True)
