@@ -2,7 +2,7 @@
 
 from kb.articles.models import Article, ArticleRevision
 from kb.auth.models import ApiToken, Department, LoginFailure, User
-from kb.clients.models import Client, ClientAccess
+from kb.clients.models import Client, ClientAccess, ClientAlias
 from kb.forum.models import (
     AnonymousReportSlot,
     Post,
@@ -24,6 +24,7 @@ __all__ = [
     "ArticleRevision",
     "Client",
     "ClientAccess",
+    "ClientAlias",
     "Department",
     "Industry",
     "LoginFailure",

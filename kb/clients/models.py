@@ -66,6 +66,22 @@ class Client(db.Model):
         return f"<Client {self.id} {self.credit_code} {self.name!r}>"
 
 
+class ClientAlias(db.Model):
+    """The credit code of a client that was merged into another one.
+
+    An import that lists the code again is told where the client went instead
+    of creating it anew.
+    """
+
+    credit_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship()
+
+
 class ClientAccess(db.Model):
     """One view of a client's briefing page or API record: who, when, which."""
 

@@ -21,6 +21,7 @@ from kb.clients.models import (
     CLIENT_STATUSES,
     Client,
     ClientAccess,
+    ClientAlias,
     client_article,
     client_post,
 )
@@ -153,6 +154,21 @@ def upsert(session: Session, data: ClientInput) -> tuple[Client, str]:
         raise ValidationError(str(message), field=name)
     code = creditcode.normalize(data.credit_code)
     client = session.scalar(select(Client).where(Client.credit_code == code))
+    alias = session.get(ClientAlias, code) if client is None else None
+    if alias is not None:
+        target = alias.client
+        raise ValidationError(
+            str(
+                _l(
+                    "统一社会信用代码 %(code)s 的客户已合并到 %(name)s（%(target)s），"
+                    "不再单独建档；请改用 %(target)s 更新。",
+                    code=code,
+                    name=target.name,
+                    target=target.credit_code,
+                )
+            ),
+            field="credit_code",
+        )
     if client is None:
         client = Client()
         _apply(client, data)
@@ -388,7 +404,15 @@ def merge(session: Session, source: Client, target: Client) -> int:
         .where(ClientAccess.client_id == source.id)
         .values(client_id=target.id)
     )
+    session.execute(
+        update(ClientAlias)
+        .where(ClientAlias.client_id == source.id)
+        .values(client_id=target.id)
+    )
+    source_code = source.credit_code
     delete_client(session, source)
+    session.add(ClientAlias(credit_code=source_code, client_id=target.id))
+    session.flush()
     outbox.enqueue(session, "post", posts)
     outbox.enqueue(session, "article", articles)
     outbox.enqueue(session, "client", [target.id])

@@ -47,6 +47,16 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_client_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_client_name_initials'), ['name_initials'], unique=False)
 
+    op.create_table('client_alias',
+    sa.Column('credit_code', sa.String(length=18), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_client_alias_client_id_client'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('credit_code', name=op.f('pk_client_alias'))
+    )
+    with op.batch_alter_table('client_alias', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_client_alias_client_id'), ['client_id'], unique=False)
+
     op.create_table('client_access',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -119,6 +129,10 @@ def downgrade():
         batch_op.drop_index('ix_client_access_client_created')
 
     op.drop_table('client_access')
+    with op.batch_alter_table('client_alias', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_client_alias_client_id'))
+
+    op.drop_table('client_alias')
     with op.batch_alter_table('client', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_client_name_initials'))
         batch_op.drop_index(batch_op.f('ix_client_name'))

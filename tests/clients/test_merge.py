@@ -199,3 +199,27 @@ def test_admin_sees_the_forms(app, client, pair):
     page = client.get(f"/clients/{pair['source']}").get_data(as_text=True)
     assert f'action="/admin/clients/{pair["source"]}/merge"' in page
     assert f'action="/admin/clients/{pair["source"]}/delete"' in page
+
+
+def test_import_of_a_merged_code_names_the_surviving_client(app):
+    from kb.clients import importer
+    from kb.clients.models import Client
+    from tests.clients.factories import make_client
+
+    with app.app_context():
+        source = make_client("旧名称有限公司", 81)
+        target = make_client("新名称有限公司", 82)
+        source_code, target_code = source.credit_code, target.credit_code
+        services.merge(db.session, source, target)
+        db.session.commit()
+        sheet = importer.Sheet(
+            "crm.csv",
+            ["客户名称", "统一社会信用代码"],
+            [(2, ["旧名称有限公司", source_code])],
+        )
+        report = importer.import_clients(db.session, sheet)
+        db.session.commit()
+        assert [r.outcome for r in report.rows] == ["rejected"]
+        message = report.rows[0].problems[0].message
+        assert "已合并到 新名称有限公司" in message and target_code in message
+        assert db.session.query(Client).count() == 1
