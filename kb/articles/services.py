@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.articles.models import Article, ArticleRevision
@@ -17,6 +16,7 @@ from kb.articles.rendering import render_markdown
 from kb.auth.models import User
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.forum.models import UsefulMark
+from kb.forum.services import toggle_useful_mark
 from kb.taxonomy.services import (
     industries_for_codes,
     tags_for_names,
@@ -253,36 +253,8 @@ def require_edit(user: User, article: Article) -> None:
 
 
 def toggle_useful(session: Session, user: User, article: Article) -> bool:
-    """Mark or unmark ``article`` as useful for ``user``; return the new state.
-
-    Each person has at most one mark per brief (a unique constraint), and
-    ``Article.useful_count`` counts the marks.
-    """
-    mark = session.scalar(
-        select(UsefulMark).where(
-            UsefulMark.user_id == user.id, UsefulMark.article_id == article.id
-        )
-    )
-    if mark is None:
-        try:
-            with session.begin_nested():
-                session.add(UsefulMark(user_id=user.id, article_id=article.id))
-        except IntegrityError:
-            # A simultaneous request by the same person added the mark and the count.
-            return True
-        delta = 1
-    else:
-        session.delete(mark)
-        delta = -1
-    session.execute(
-        update(Article)
-        .where(Article.id == article.id)
-        .values(useful_count=Article.useful_count + delta)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
-    session.refresh(article, ["useful_count"])
-    return delta == 1
+    """Mark or unmark ``article`` as useful for ``user``; return the new state."""
+    return toggle_useful_mark(session, user, article)
 
 
 def has_marked_useful(session: Session, user: User, article: Article) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kb.articles.models import Article
 from kb.articles.rendering import render_markdown
 from kb.auth.models import Department, User
 from kb.errors import NotFound, PermissionDenied, RateLimited, ValidationError
@@ -43,6 +44,13 @@ from kb.taxonomy.tags import normalize_tag, validate_tag
 from kb.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
+
+# The UsefulMark column that refers to each kind of markable item.
+_USEFUL_COLUMNS = {
+    Post: UsefulMark.post_id,
+    Reply: UsefulMark.reply_id,
+    Article: UsefulMark.article_id,
+}
 
 TITLE_MAX = 200
 MAX_TAGS = 20
@@ -479,25 +487,28 @@ def update_reply(
 def toggle_useful(
     session: Session, user: User, post: Post | None = None, reply: Reply | None = None
 ) -> bool:
-    """Mark or unmark as useful (one mark per person); return the new state."""
+    """Mark or unmark a post or a reply as useful; return the new state."""
     target = post if post is not None else reply
     if target is None:
         raise ValueError("post or reply is required")
-    column = UsefulMark.post_id if post is not None else UsefulMark.reply_id
+    return toggle_useful_mark(session, user, target)
+
+
+def toggle_useful_mark(session: Session, user: User, target) -> bool:
+    """Mark or unmark a post, reply or brief as useful; return the new state.
+
+    Each person has at most one mark per item (a unique constraint), and the
+    item's ``useful_count`` counts the marks.
+    """
+    model = type(target)
+    column = _USEFUL_COLUMNS[model]
     mark = session.scalar(
         select(UsefulMark).where(UsefulMark.user_id == user.id, column == target.id)
     )
-    model = Post if post is not None else Reply
     if mark is None:
         try:
             with session.begin_nested():
-                session.add(
-                    UsefulMark(
-                        user_id=user.id,
-                        post_id=post.id if post is not None else None,
-                        reply_id=reply.id if reply is not None else None,
-                    )
-                )
+                session.add(UsefulMark(user_id=user.id, **{column.key: target.id}))
         except IntegrityError:
             # A simultaneous request by the same person added the mark and count.
             return True
