@@ -63,9 +63,12 @@ def _populate(app, posts: int, seed: int) -> tuple[int, int]:
             author = rng.choice(users)
             signal_type = rng.choice(TYPES)
             roll = rng.random()
-            visibility = (
-                "all" if roll < 0.66 else "department" if roll < 0.9 else "departments"
-            )
+            if roll < 0.66:
+                visibility = "all"
+            elif roll < 0.9:
+                visibility = "department"
+            else:
+                visibility = "departments"
             # Many posts share a timestamp, as an import or a busy minute would.
             created = start + timedelta(minutes=number // 3)
             rows.append(

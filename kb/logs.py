@@ -11,7 +11,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class _HideRiskPaths(logging.Filter):
     """Drop development-server access lines for /risk/ pages.
 
-    An access line holds the client address and time of a request, which for
+    An access line contains the client address and time of a request, which for
     POST /risk/report would tie an anonymous report to a workstation.
     """
 

@@ -125,7 +125,7 @@ def posts():
 @bp.get("/posts/<int:post_id>")
 @api_login_required
 def post(post_id: int):
-    """One visible post with its visible replies; 404 for anything else."""
+    """Return one visible post with its visible replies; 404 for anything else."""
     item = get_visible_post(db.session, g.api_user, post_id)
     data = _post_json(item)
     data["body_markdown"] = item.body_md

@@ -31,7 +31,7 @@ _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000:
 
 
 def check_character(first17: str) -> str:
-    """The check character for the first 17 characters of a code."""
+    """Compute the check character for the first 17 characters of a code."""
     total = sum(
         VALUES[char] * weight for char, weight in zip(first17, WEIGHTS, strict=True)
     )

@@ -69,8 +69,8 @@ class Client(db.Model):
 class ClientAlias(db.Model):
     """The credit code of a client that was merged into another one.
 
-    An import that lists the code again is told where the client went instead
-    of creating it anew.
+    An import that lists the code again rejects the row and names the client
+    it was merged into, instead of creating the merged client anew.
     """
 
     credit_code: Mapped[str] = mapped_column(String(18), primary_key=True)

@@ -1,7 +1,7 @@
 """Who may see and do what in the forum: the one place that decides.
 
 Every path that shows a post or a reply (pages, lists, counts, search, the
-JSON API, notifications and digests) asks this module, so a rule changes in
+JSON API, notifications and digests) calls this module, so a rule changes in
 one place. A reader who may not see a post is told it does not exist.
 
 A post is visible to:
@@ -126,7 +126,7 @@ def can_moderate(user: User) -> bool:
 
 
 def risk_board_scope(user: User) -> ColumnElement[bool] | None:
-    """Which risk signals ``user`` sees on the board; None when not at all.
+    """Return the WHERE clause of the risk signals ``user`` may see on the board.
 
     Risk staff and admins see every risk signal they may read. Others see the
     signals they wrote, and only when they wrote one.

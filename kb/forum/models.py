@@ -30,8 +30,8 @@ post_tag = Table(
 )
 
 # The departments that may read a post whose visibility is not "all". For
-# "department" it holds the author's department; a client risk signal always
-# adds the departments that handle risk signals.
+# "department" it contains the author's department. Departments that handle
+# risk signals read every risk signal without being listed here.
 post_audience = Table(
     "post_audience",
     db.metadata,
@@ -144,7 +144,7 @@ class PostRevision(db.Model):
 
 
 class Reply(db.Model):
-    """An answer under a post, optionally quoting an earlier reply.
+    """A reply under a post, optionally quoting an earlier reply.
 
     ``from_reporter`` marks a reply written with an anonymous report's receipt
     code; such a reply has no author.

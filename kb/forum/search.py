@@ -1,4 +1,4 @@
-"""How posts and replies become search documents.
+"""Search documents of posts and replies.
 
 An entry carries the post's audience tokens (``access.post_acl``), so a search
 only ever finds, counts and quotes what the reader may see. Hidden posts and
@@ -76,7 +76,7 @@ def reply_document(reply: Reply) -> SearchDocument | None:
     tags, codes, names = _facets(post)
     acl = post_acl(post)
     # The post's title is not indexed with each reply, so a search for words of
-    # the title finds the post once, not every answer under it; result pages
+    # the title finds the post once, not every reply under it. Result pages
     # show the post's title next to a reply.
     return SearchDocument(
         doc_id=f"reply:{reply.id}",
@@ -140,7 +140,7 @@ REPLY_SOURCE = DocumentSource("reply", Reply, _load_reply, _iter_replies)
 
 
 def reply_titles(session: Session, reply_ids: list[int]) -> dict[int, str]:
-    """The titles of the posts the given replies answer, for result lists."""
+    """Return the titles of the posts that the given replies belong to."""
     if not reply_ids:
         return {}
     rows = session.execute(

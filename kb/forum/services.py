@@ -294,9 +294,9 @@ def receipt_digest(code: str) -> str:
 def _take_anonymous_slot(session: Session, per_hour: int) -> None:
     """Count one anonymous report against the bank-wide hourly limit.
 
-    Only the hour and a count are stored, so the limit cannot say who reported.
-    The increment is one conditional UPDATE, so concurrent reports neither fail
-    on creating the hour's row nor slip past the limit.
+    Only the hour and a count are stored, so the limit records nothing about
+    the reporter. The increment is one conditional UPDATE, so concurrent
+    reports neither fail on creating the hour's row nor slip past the limit.
     """
     now = utcnow()
     bucket = now.strftime("%Y-%m-%dT%H")
@@ -393,8 +393,8 @@ def update_post(
         return False
     post.revision_count += 1
     post.updated_at = utcnow()
-    # Whoever edits is named, an admin editing an anonymous report too; only
-    # the reporter's own first version has no editor.
+    # Every edit records its editor, also an admin editing an anonymous
+    # report. Only the reporter's own first version has no editor.
     post.revisions.append(_revision(post, post.revision_count, editor))
     session.flush()
     # Replies carry the post's title, audience and facets in their entries.
@@ -416,13 +416,13 @@ def add_reply(
     quote_of_id: int | None = None,
     from_reporter: bool = False,
 ) -> Reply:
-    """Answer a post; ``author`` None with ``from_reporter`` for a receipt holder."""
+    """Add a reply to ``post``; ``author`` is None for a receipt holder."""
     if author is not None and not access.can_view_post(author, post):
         raise NotFound(str(_l("帖子不存在。")))
     if post.hidden:
         if author is None:
             raise NotFound(str(_l("帖子不存在。")))
-        # Only admins still see a hidden post; tell them why they cannot answer.
+        # Only admins can still read a hidden post, so they get the reason.
         raise FormErrors({"body_md": _l("帖子已隐藏，恢复显示后才能回复。")})
     body_md = unix_newlines(body_md)
     errors = _check_body(body_md, body_max)

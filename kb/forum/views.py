@@ -338,7 +338,7 @@ def revisions(post_id: int):
 @bp.route("/<int:post_id>/replies", methods=["POST"])
 @form_checks_csrf
 def reply(post_id: int):
-    """Answer a post; on errors the post page comes back with the text kept."""
+    """Add a reply; on errors render the post page again with the text kept."""
     post = _get_post(post_id)
     form = ReplyForm()
     if form.validate_on_submit():

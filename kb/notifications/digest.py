@@ -59,7 +59,7 @@ class Digest:
 
 @dataclass
 class DigestSummary:
-    """What a run sent, or in a dry run would send.
+    """Summary of a run: what it sent, or in a dry run would send.
 
     ``mailed`` contains (user id, username, notification count) per message.
     """

@@ -1,4 +1,4 @@
-"""What people follow and what they have been told."""
+"""Subscriptions and the notifications they produce."""
 
 from datetime import datetime
 
@@ -9,7 +9,8 @@ from kb.auth.models import User
 from kb.extensions import db
 from kb.timeutil import utcnow
 
-# What can be followed, and what ``target`` holds for each kind.
+# Kinds of followed things; ``target`` contains an industry code, a tag name,
+# a signal type, a user id or a post id.
 TARGET_KINDS = ("industry", "tag", "type", "user", "post")
 DELIVERIES = ("immediate", "daily", "off")
 

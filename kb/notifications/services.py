@@ -334,7 +334,7 @@ def unread_count(session: Session, user: User) -> int:
 
 
 def inbox(session: Session, user: User, page: int, per_page: int):
-    """One page of the visible notifications, newest first, and the total."""
+    """Return one page of the visible notifications, newest first, and the total."""
     query = _visible_notifications(user)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = session.scalars(

@@ -134,7 +134,7 @@ def run_search(query: SearchQuery, acl: list[str] | None) -> SearchPage:
     """Run a validated query for a reader whose audience tokens are ``acl``.
 
     ``acl`` None searches everything (admins); callers get it from
-    ``kb.forum.access.search_acl`` so nobody finds what they may not read.
+    ``kb.forum.access.search_acl`` so readers find only what they may read.
     """
     engine = get_indexer().engine
     return engine.search(

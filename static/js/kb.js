@@ -104,8 +104,9 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // A second click on a form's submit button while the first request is on its
-// way would post the same content twice; the button is disabled until the
-// page is left. Forms marked data-allow-resubmit keep their buttons.
+// way would post the same content twice. So later submits of the form are
+// ignored until the page is shown again. Forms marked data-allow-resubmit
+// may be submitted again.
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") {

@@ -897,7 +897,7 @@ def test_oversized_upload_over_real_socket(live_server, managers):  # noqa: F811
         assert f"文件超过 {IMPORT_MAX_MB} MB 的上限" in error.read().decode()
 
 
-def test_unclosed_quote_rejects_the_file_instead_of_eating_rows(app):
+def test_unclosed_quote_rejects_file(app):
     text = f'客户名称,统一社会信用代码\n"未闭合公司,{code(901)}\n乙公司,{code(902)}\n'
     with pytest.raises(importer.ImportFileError) as caught:
         importer.read_rows(text.encode(), "quote.csv")

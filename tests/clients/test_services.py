@@ -66,7 +66,8 @@ def test_find_by_name_initials_pinyin_and_code(app):
         assert names(bank.credit_code[:17].lower()) == ["招商银行股份有限公司"]
         assert len(names(bank.credit_code[:12])) == 3
         assert names("招") == ["招远黄金集团", "招商银行股份有限公司"]
-        assert names("%") == [] and names("  ") == []
+        assert names("%") == []
+        assert names("  ") == []
 
 
 def test_post_links_follow_edits_merge_and_delete(app, people):
@@ -90,7 +91,8 @@ def test_post_links_follow_edits_merge_and_delete(app, people):
             "乙公司"
         ]
         log = db.session.query(ClientAccess).one()
-        assert log.client_id == second.id and log.client_name == "甲公司"
+        assert log.client_id == second.id
+        assert log.client_name == "甲公司"
         services.delete_client(db.session, second)
         db.session.commit()
         assert db.session.execute(client_post.select()).all() == []

@@ -20,7 +20,8 @@ def test_list_filters_and_pages(app, client, people):
     headers = _bearer(app, "credit")
     body = client.get("/api/v1/posts", headers=headers).get_json()
     assert [p["id"] for p in body["posts"]] == [lead, market]
-    assert body["total"] == 2 and body["page"] == 1
+    assert body["total"] == 2
+    assert body["page"] == 1
     assert body["posts"][0]["author"]["name"] == "王公司"
     assert body["posts"][0]["type"] == "post"
     by_type = client.get("/api/v1/posts?type=lead", headers=headers).get_json()
@@ -68,5 +69,6 @@ def test_invisible_and_missing_posts_are_both_404(app, client, people):
     assert hidden.status_code == missing.status_code == 404
     assert hidden.get_json() == missing.get_json()
     listed = client.get("/api/v1/posts", headers=headers).get_json()
-    assert listed["total"] == 0 and listed["posts"] == []
+    assert listed["total"] == 0
+    assert listed["posts"] == []
     assert client.get(f"/api/v1/posts/{secret}").status_code == 401

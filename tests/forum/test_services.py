@@ -44,7 +44,7 @@ def test_validation_names_every_bad_field(app, people):
     assert "99" in str(errors["industries"])
 
 
-def test_risk_signal_needs_a_severity_and_chosen_departments_exist(app, people):
+def test_risk_signal_severity_and_audience(app, people):
     with app.app_context():
         data = services.PostInput(
             title="t",
@@ -73,7 +73,7 @@ def test_department_post_is_seen_by_its_department_only(app, people):
         assert post_id not in visible
 
 
-def test_chosen_departments_and_risk_staff_see_a_restricted_risk_signal(app, people):
+def test_restricted_risk_signal_audience(app, people):
     post_id = write_post(
         app,
         "corp",
@@ -86,7 +86,7 @@ def test_chosen_departments_and_risk_staff_see_a_restricted_risk_signal(app, peo
         post = db.session.get(Post, post_id)
         assert access.can_view_post(_user("credit"), post)
         assert access.can_view_post(_user("risk"), post)
-        # The author sees it although the own department was not chosen.
+        # The author can read it although the own department was not chosen.
         assert access.can_view_post(_user("corp"), post)
         assert not access.can_view_post(_user("corp2"), post)
         assert post.status == "open"
@@ -134,7 +134,7 @@ def test_replies_count_quotes_and_hiding(app, people):
             services.hide_reply(db.session, reply, _user("corp"), "x")
 
 
-def test_reply_to_a_post_the_author_cannot_see_is_refused(app, people):
+def test_reply_to_unseen_post_rejected(app, people):
     post_id = write_post(app, "corp", visibility="department")
     with app.app_context():
         post = db.session.get(Post, post_id)
@@ -178,7 +178,7 @@ def test_hidden_post_disappears_for_everyone_but_admins(app, people):
             services.get_visible_post(db.session, _user("corp"), post_id)
 
 
-def test_status_changes_are_kept_and_closing_needs_an_outcome(app, people):
+def test_status_history_and_closing_note(app, people):
     post_id = write_post(app, "corp", signal_type="risk", severity="high")
     with app.app_context():
         post = db.session.get(Post, post_id)
@@ -206,19 +206,23 @@ def test_status_changes_are_kept_and_closing_needs_an_outcome(app, people):
         assert post.outcome_note == "客户已补充担保"
         assert post.closed_by.username == "risk"
         services.change_status(db.session, post, _user("admin"), "open", "重新打开")
-        assert post.closed_by is None and post.outcome_note == ""
+        assert post.closed_by is None
+        assert post.outcome_note == ""
 
 
-def test_anonymous_report_has_no_author_and_a_lenient_receipt(app, people):
+def test_anonymous_report_and_receipt(app, people):
     with app.app_context():
         data = services.PostInput(
             title="某客户疑似虚增收入", body_md="发票与物流单据不符。", severity="high"
         )
         post, code = services.create_anonymous_report(db.session, data, BODY_MAX, 30)
         db.session.commit()
-        assert post.author_id is None and post.author_department_id is None
-        assert post.anonymous and post.signal_type == "risk"
-        assert post.audience == [] and post.visibility == "departments"
+        assert post.author_id is None
+        assert post.author_department_id is None
+        assert post.anonymous
+        assert post.signal_type == "risk"
+        assert post.audience == []
+        assert post.visibility == "departments"
         assert all(r.edited_by_id is None for r in post.revisions)
         assert all(c.changed_by_id is None for c in post.status_changes)
         assert code not in post.receipt_digest
