@@ -83,11 +83,14 @@ def _register_blueprints(app: Flask) -> None:
     from kb.auth.views import bp as auth_bp
     from kb.clients.admin_views import bp as clients_admin_bp
     from kb.clients.views import bp as clients_bp
+    from kb.experts.views import bp as people_bp
     from kb.forum.risk_views import bp as risk_bp
     from kb.forum.views import bp as forum_bp
     from kb.main.views import bp as main_bp
     from kb.notifications.views import bp as notifications_bp
+    from kb.questions.views import bp as questions_bp
     from kb.search.views import bp as search_bp
+    from kb.training.views import bp as training_bp
     from kb.users.views import bp as users_bp
 
     app.register_blueprint(main_bp)
@@ -98,6 +101,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
     app.register_blueprint(clients_bp, url_prefix="/clients")
     app.register_blueprint(clients_admin_bp, url_prefix="/admin/clients")
+    app.register_blueprint(people_bp, url_prefix="/people")
+    app.register_blueprint(questions_bp, url_prefix="/questions")
+    app.register_blueprint(training_bp, url_prefix="/training")
     app.register_blueprint(search_bp, url_prefix="/search")
     app.register_blueprint(users_bp, url_prefix="/admin/users")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -57,6 +57,19 @@ class Config:
     # Comma-separated domains that digest addresses must belong to; empty
     # allows any domain.
     KB_MAIL_DOMAINS = ""
+    # Largest course attachment accepted, in megabytes.
+    KB_UPLOAD_MAX_MB = 50
+    # Experts a new question is sent to, and the further experts each
+    # escalation adds.
+    KB_QUESTION_EXPERTS = 3
+    # Working days (Monday to Friday in Asia/Shanghai, minus KB_HOLIDAYS, plus
+    # KB_EXTRA_WORKDAYS) a question may wait for an answer before it goes to
+    # the next-best experts.
+    KB_QUESTION_ESCALATE_DAYS = 2
+    # Comma-separated ISO dates: public holidays, and weekend days worked in
+    # exchange for them.
+    KB_HOLIDAYS = ""
+    KB_EXTRA_WORKDAYS = ""
     # The address pages link to in e-mails, such as https://kb.bank.example
     KB_BASE_URL = "http://127.0.0.1:5000"
 
@@ -93,6 +106,11 @@ _ENV_SETTINGS = (
     "KB_MAIL_FROM",
     "KB_MAIL_DOMAINS",
     "KB_BASE_URL",
+    "KB_UPLOAD_MAX_MB",
+    "KB_QUESTION_EXPERTS",
+    "KB_QUESTION_ESCALATE_DAYS",
+    "KB_HOLIDAYS",
+    "KB_EXTRA_WORKDAYS",
 )
 
 

@@ -196,7 +196,7 @@ class ReplyRevision(db.Model):
 
 
 class UsefulMark(db.Model):
-    """One person's "useful" on a post, a reply or a brief (exactly one of them)."""
+    """One person's "useful" on a post, reply, brief or answer (exactly one of them)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
@@ -209,12 +209,16 @@ class UsefulMark(db.Model):
     article_id: Mapped[int | None] = mapped_column(
         ForeignKey("article.id", ondelete="CASCADE")
     )
+    answer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("answer.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("user_id", "post_id", name="uq_useful_mark_user_post"),
         UniqueConstraint("user_id", "reply_id", name="uq_useful_mark_user_reply"),
         UniqueConstraint("user_id", "article_id", name="uq_useful_mark_user_article"),
+        UniqueConstraint("user_id", "answer_id", name="uq_useful_mark_user_answer"),
     )
 
 

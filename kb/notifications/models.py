@@ -45,7 +45,16 @@ class Notification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(20))
-    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    # Exactly one of post_id and question_id is set.
+    post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("post.id", ondelete="CASCADE")
+    )
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("question.id", ondelete="CASCADE")
+    )
+    answer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("answer.id", ondelete="CASCADE")
+    )
     reply_id: Mapped[int | None] = mapped_column(
         ForeignKey("reply.id", ondelete="CASCADE")
     )

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date")
 # Kinds of record a search can be limited to with ``type``.
-TYPES = ("article", "post", "reply", "client")
+TYPES = ("article", "post", "reply", "client", "question", "course", "attachment")
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
 MAX_QUERY_CHARS = 1000
@@ -33,11 +33,16 @@ def init_search(app: Flask) -> None:
     from kb.articles.search import ARTICLE_SOURCE
     from kb.clients.search import CLIENT_SOURCE
     from kb.forum.search import POST_SOURCE, REPLY_SOURCE
+    from kb.questions.search import QUESTION_SOURCE
+    from kb.training.search import ATTACHMENT_SOURCE, COURSE_SOURCE
 
     register(ARTICLE_SOURCE)
     register(CLIENT_SOURCE)
     register(POST_SOURCE)
     register(REPLY_SOURCE)
+    register(QUESTION_SOURCE)
+    register(COURSE_SOURCE)
+    register(ATTACHMENT_SOURCE)
     load_dictionary(app.config["KB_JIEBA_CACHE"])
     engine = SearchEngine(app.config["KB_INDEX_DIR"], app.config["KB_JIEBA_CACHE"])
     with app.app_context():
