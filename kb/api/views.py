@@ -8,6 +8,8 @@ from kb.articles.models import Article
 from kb.clients.models import client_article, client_post
 from kb.clients.services import find_clients, get_by_code, record_access
 from kb.errors import ValidationError
+from kb.experts import services as expert_services
+from kb.experts.evidence import RankedPerson, evidence_for, rank_people
 from kb.extensions import db
 from kb.forum.access import can_view_reply, search_acl, visible_posts
 from kb.forum.models import Post
@@ -15,6 +17,7 @@ from kb.forum.queries import list_posts_by_page, parse_filters
 from kb.forum.search import reply_titles
 from kb.forum.services import get_visible_post
 from kb.search.service import parse_query, positive_int, run_search
+from kb.taxonomy.models import Industry
 from kb.timeutil import to_local
 
 bp = Blueprint("api", __name__)
@@ -230,4 +233,110 @@ def client_record(credit_code: str):
     )
     record_access(db.session, user, item, channel="api")
     db.session.commit()
+    return jsonify(data)
+
+
+def _person_json(person) -> dict:
+    """Render a RankedPerson from kb.experts.evidence."""
+    user = person.user
+    evidence = person.evidence
+    return {
+        "id": user.id,
+        "name": user.display_name,
+        "department": user.department.name,
+        "url": f"/people/{user.id}",
+        "industries": [
+            {
+                "code": item.industry_code,
+                "name": item.industry.name,
+                "level": item.level,
+            }
+            for item in person.industries
+        ],
+        "skills": [
+            {"name": item.skill.name, "level": item.level} for item in person.skills
+        ],
+        "evidence": {
+            "briefs": evidence.briefs,
+            "accepted_answers": evidence.accepted_answers,
+            "useful_signals": evidence.useful_signals,
+            "useful_answers": evidence.useful_answers,
+            "endorsements": evidence.endorsements,
+            "score": evidence.score,
+        },
+    }
+
+
+@bp.get("/people")
+@api_login_required
+def people():
+    """Rank colleagues by evidence: ``{"people", "page", "per_page"}``.
+
+    ``industry`` is an industry code, ``skill`` a skill name and ``q`` free
+    text; all are optional and combine.
+    """
+    page = positive_int(request.args, "page", 1, 10_000)
+    per_page = positive_int(request.args, "per_page", 20, 100)
+    industry = request.args.get("industry", "").strip()
+    if industry and db.session.get(Industry, industry) is None:
+        raise ValidationError(
+            f"industry={industry[:20]!r} is not a known industry code; "
+            "use a GB/T 4754-2017 code such as 36 or C.",
+            field="industry",
+        )
+    skill_name = request.args.get("skill", "").strip()
+    skill = (
+        expert_services.skill_by_name(db.session, skill_name) if skill_name else None
+    )
+    if skill_name and skill is None:
+        raise ValidationError(
+            f"skill={skill_name[:40]!r} is not a declared skill; "
+            "search for it with q instead.",
+            field="skill",
+        )
+    found = rank_people(
+        db.session,
+        industry_codes=[industry] if industry else [],
+        skill_ids=[skill.id] if skill is not None else [],
+        text=request.args.get("q", "")[:100],
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    return jsonify(
+        people=[_person_json(person) for person in found],
+        page=page,
+        per_page=per_page,
+    )
+
+
+@bp.get("/people/<int:user_id>")
+@api_login_required
+def person(user_id: int):
+    """Return one active colleague's profile, evidence and recent work."""
+    user = expert_services.get_person(db.session, user_id)
+    profile = expert_services.get_profile(db.session, user)
+    evidence = evidence_for(db.session, [user.id])[user.id]
+    data = _person_json(
+        RankedPerson(
+            user=user,
+            score=evidence.score,
+            evidence=evidence,
+            industries=expert_services.declared_industries(db.session, user.id),
+            skills=expert_services.declared_skills(db.session, user.id),
+        )
+    )
+    data["headline"] = profile.headline if profile is not None else ""
+    data["bio_markdown"] = profile.bio_md if profile is not None else ""
+    data["bio_html"] = profile.bio_html if profile is not None else ""
+    data["recent"] = [
+        {
+            "type": item.kind,
+            "id": item.record_id,
+            "title": item.title,
+            "at": _time(item.when),
+        }
+        for item in expert_services.recent_contributions(
+            db.session, g.api_user, user, 10
+        )
+    ]
     return jsonify(data)

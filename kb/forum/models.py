@@ -200,8 +200,9 @@ class UsefulMark(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    # Evidence of expertise adds up marks per post and per answer.
     post_id: Mapped[int | None] = mapped_column(
-        ForeignKey("post.id", ondelete="CASCADE")
+        ForeignKey("post.id", ondelete="CASCADE"), index=True
     )
     reply_id: Mapped[int | None] = mapped_column(
         ForeignKey("reply.id", ondelete="CASCADE")
@@ -210,7 +211,7 @@ class UsefulMark(db.Model):
         ForeignKey("article.id", ondelete="CASCADE")
     )
     answer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("answer.id", ondelete="CASCADE")
+        ForeignKey("answer.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

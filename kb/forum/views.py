@@ -17,6 +17,7 @@ from sqlalchemy import select
 from kb.auth.models import Department
 from kb.clients import services as client_services
 from kb.errors import KbError, NotFound, ValidationError
+from kb.experts.evidence import expert_badges
 from kb.extensions import db, form_checks_csrf
 from kb.forum import access, queries, services
 from kb.forum.forms import PostForm, ReplyEditForm, ReplyForm
@@ -157,9 +158,18 @@ def index():
             industries=division_choices(db.session),
             error=error,
             following=following,
+            expert_badges=_author_badges(result.posts),
         ),
         400 if error else 200,
     )
+
+
+def _author_badges(posts, replies=()) -> dict:
+    """Return the authors' expert badges for the posts' industries, in one query."""
+    author_ids = [post.author_id for post in posts]
+    author_ids += [reply.author_id for reply in replies]
+    codes = {industry.code for post in posts for industry in post.industries}
+    return expert_badges(db.session, author_ids, codes)
 
 
 def _following_for_filters(filters: queries.PostFilters) -> dict | None:
@@ -257,6 +267,7 @@ def _render_post(post: Post, reply_form: ReplyForm | None = None, status: int = 
             ),
             statuses=RISK_STATUSES,
             linked_clients=client_services.clients_of_post(db.session, post.id),
+            expert_badges=_author_badges([post], replies),
         ),
         status,
     )
