@@ -50,6 +50,19 @@ def _unread_count() -> int:
     return unread_count(db.session, current_user)
 
 
+def _queue_count() -> int:
+    """Unanswered questions waiting for the signed-in user, for the header badge."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    from kb.extensions import db
+    from kb.questions.routing import queue_unanswered_count
+
+    if not has_request_context() or not current_user.is_authenticated:
+        return 0
+    return queue_unanswered_count(db.session, current_user)
+
+
 def is_page_load() -> bool:
     """Tell whether the request is a person opening a page.
 
@@ -90,6 +103,7 @@ def register_web_hooks(app: Flask) -> None:
         return {
             "current_locale": str(get_locale()),
             "kb_unread_count": _unread_count(),
+            "kb_queue_count": _queue_count(),
         }
 
     @app.after_request

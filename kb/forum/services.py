@@ -34,6 +34,7 @@ from kb.forum.models import (
     RiskStatusChange,
     UsefulMark,
 )
+from kb.questions.models import Answer
 from kb.search import outbox
 from kb.taxonomy.services import (
     industries_for_codes,
@@ -50,6 +51,7 @@ _USEFUL_COLUMNS = {
     Post: UsefulMark.post_id,
     Reply: UsefulMark.reply_id,
     Article: UsefulMark.article_id,
+    Answer: UsefulMark.answer_id,
 }
 
 TITLE_MAX = 200
@@ -495,7 +497,7 @@ def toggle_useful(
 
 
 def toggle_useful_mark(session: Session, user: User, target) -> bool:
-    """Mark or unmark a post, reply or brief as useful; return the new state.
+    """Mark or unmark a post, reply, brief or answer as useful; return the new state.
 
     Each person has at most one mark per item (a unique constraint), and the
     item's ``useful_count`` counts the marks.

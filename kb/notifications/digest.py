@@ -29,6 +29,7 @@ from kb.forum.services import SEVERITY_LABELS, SIGNAL_TYPE_LABELS
 from kb.i18n import local_datetime
 from kb.notifications.models import Notification
 from kb.notifications.services import EVENT_LABELS, describe_reason
+from kb.questions.models import Answer, Question
 from kb.timeutil import to_local, utcnow
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,13 @@ class DigestError(Exception):
 
 @dataclass
 class DigestItem:
+    """A notification with its post and reply, or its question and answer."""
+
     notification: Notification
-    post: Post
+    post: Post | None
     reply: Reply | None
+    question: Question | None = None
+    answer: Answer | None = None
 
 
 @dataclass
@@ -81,7 +86,8 @@ def collect(session: Session) -> list[Digest]:
     """Return the pending daily notifications per active user who has an address.
 
     A notification whose post or reply the user may no longer see is left out
-    and stays pending, so it is mailed if the post becomes visible again.
+    and stays pending, so it is mailed if the post becomes visible again. The
+    same holds for a hidden question or answer, which only admins may see.
     """
     rows = session.execute(
         select(Notification, User)
@@ -94,16 +100,33 @@ def collect(session: Session) -> list[Digest]:
         )
         .order_by(User.id, Notification.id)
     ).all()
-    posts = _load(session, Post, {notification.post_id for notification, _ in rows})
+    posts = _load(
+        session,
+        Post,
+        {notification.post_id for notification, _ in rows if notification.post_id},
+    )
     replies = _load(
         session,
         Reply,
         {notification.reply_id for notification, _ in rows if notification.reply_id},
     )
+    questions = _load(
+        session,
+        Question,
+        {n.question_id for n, _ in rows if n.question_id is not None},
+    )
+    answers = _load(
+        session, Answer, {n.answer_id for n, _ in rows if n.answer_id is not None}
+    )
     digests = []
     for user, group in groupby(rows, key=lambda row: row[1]):
         items = []
         for notification, _user in group:
+            if notification.question_id is not None:
+                item = _question_item(notification, user, questions, answers)
+                if item is not None:
+                    items.append(item)
+                continue
             post = posts.get(notification.post_id)
             reply = replies.get(notification.reply_id)
             if post is None or not access.can_view_post(user, post):
@@ -116,6 +139,21 @@ def collect(session: Session) -> list[Digest]:
         if items:
             digests.append(Digest(user, items))
     return digests
+
+
+def _question_item(
+    notification: Notification, user: User, questions: dict, answers: dict
+) -> DigestItem | None:
+    """Return a question notification's digest item; None if hidden from ``user``."""
+    question = questions.get(notification.question_id)
+    if question is None or (question.hidden and not user.is_admin):
+        return None
+    answer = None
+    if notification.answer_id is not None:
+        answer = answers.get(notification.answer_id)
+        if answer is None or (answer.hidden and not user.is_admin):
+            return None
+    return DigestItem(notification, None, None, question, answer)
 
 
 def _load(session: Session, model, ids: set[int]) -> dict:
@@ -134,8 +172,8 @@ def _site_url(endpoint: str, anchor: str | None = None, **values) -> str:
     return f"{base}{path}" + (f"#{anchor}" if anchor else "")
 
 
-def _excerpt(reply: Reply) -> str:
-    text = " ".join(html_to_text(reply.body_html).split())
+def _excerpt(item: Reply | Answer) -> str:
+    text = " ".join(html_to_text(item.body_html).split())
     if len(text) <= REPLY_EXCERPT_CHARS:
         return text
     return text[:REPLY_EXCERPT_CHARS].rstrip() + "…"
@@ -152,7 +190,27 @@ def _author_label(item: DigestItem) -> str:
     return item.post.author.display_name
 
 
+def _question_context(session: Session, user: User, item: DigestItem) -> dict:
+    question = item.question
+    anchor = f"answer-{item.answer.id}" if item.answer is not None else None
+    author = item.answer.author if item.answer is not None else question.asker
+    return {
+        "event": str(EVENT_LABELS.get(item.notification.event, "")),
+        "title": question.title,
+        "signal_type": _("问答"),
+        "severity": "",
+        "author": author.display_name,
+        "reason": describe_reason(session, user, item.notification.reason),
+        "time": local_datetime(item.notification.created_at),
+        "url": _site_url("questions.show", anchor=anchor, question_id=question.id),
+        "excerpt": _excerpt(item.answer) if item.answer is not None else "",
+        "excerpt_label": _("回答"),
+    }
+
+
 def _item_context(session: Session, user: User, item: DigestItem) -> dict:
+    if item.question is not None:
+        return _question_context(session, user, item)
     post = item.post
     anchor = f"reply-{item.reply.id}" if item.reply is not None else None
     return {
@@ -165,6 +223,7 @@ def _item_context(session: Session, user: User, item: DigestItem) -> dict:
         "time": local_datetime(item.notification.created_at),
         "url": _site_url("forum.show", anchor=anchor, post_id=post.id),
         "excerpt": _excerpt(item.reply) if item.reply is not None else "",
+        "excerpt_label": _("回复"),
     }
 
 

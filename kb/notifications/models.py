@@ -36,7 +36,11 @@ class Subscription(db.Model):
 
 
 class Notification(db.Model):
-    """One entry in a person's inbox: a new post or reply they asked to hear about.
+    """One entry in a person's inbox about a post or a question.
+
+    Post entries tell of a new post or reply the person follows; question
+    entries tell of a question sent to the person, a new answer to their
+    question, or their answer being accepted.
 
     ``delivery`` is copied from the subscription that matched: "daily" entries are
     also mailed by the digest, which stamps ``digested_at``.
@@ -45,7 +49,8 @@ class Notification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(20))
-    # Exactly one of post_id and question_id is set.
+    # Exactly one of post_id and question_id is set; answer_id goes with a
+    # question.
     post_id: Mapped[int | None] = mapped_column(
         ForeignKey("post.id", ondelete="CASCADE")
     )

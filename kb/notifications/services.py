@@ -2,7 +2,9 @@
 
 Visibility is checked twice: when a notification is created (nobody hears of a
 post they may not read) and when an inbox or digest is read (a post hidden or
-narrowed since then drops out).
+narrowed since then drops out). Notifications about questions to experts
+(``kb.questions``) share the inbox; a hidden question or answer drops out of
+it for everyone but admins.
 """
 
 import logging
@@ -18,6 +20,7 @@ from kb.forum import access
 from kb.forum.models import SIGNAL_TYPES, Post, Reply
 from kb.forum.services import SIGNAL_TYPE_LABELS
 from kb.notifications.models import DELIVERIES, TARGET_KINDS, Notification, Subscription
+from kb.questions.models import Answer, Question
 from kb.taxonomy.models import Industry
 from kb.taxonomy.tags import normalize_tag, validate_tag
 from kb.timeutil import utcnow
@@ -39,7 +42,17 @@ DELIVERY_LABELS = {
     "daily": _l("每日摘要"),
     "off": _l("关闭"),
 }
-EVENT_LABELS = {"post": _l("新帖子"), "reply": _l("新回复")}
+EVENT_LABELS = {
+    "post": _l("新帖子"),
+    "reply": _l("新回复"),
+    "question": _l("请您回答"),
+    "escalated": _l("问题转给您"),
+    "answer": _l("新回答"),
+    "accepted": _l("回答被采纳"),
+    "stalled": _l("问题无人可答"),
+}
+# Events of notifications about questions, which carry ``question_id``.
+QUESTION_EVENTS = frozenset({"question", "escalated", "answer", "accepted", "stalled"})
 
 # Labels of ``Notification.reason``, keyed by the kind of the matching subscription.
 # ``Notification.reason`` is "<kind>:<target>", or "risk" for a risk signal sent
@@ -49,6 +62,17 @@ _REASON_LABELS = {
     "tag": _l("关注的标签：%(name)s"),
     "type": _l("关注的信号类型：%(name)s"),
     "user": _l("关注的人：%(name)s"),
+}
+
+# Labels of the reasons of question notifications: "<kind>:<topic>" where the
+# topic names the question's industries and skills (kb.questions.services).
+_QUESTION_REASON_LABELS = {
+    "chosen": _l("提问人指定请您回答：%(topic)s"),
+    "evidence": _l("您在这一领域有专长证据：%(topic)s"),
+    "declared": _l("您声明的专长：%(topic)s"),
+    "asker": _l("您提出的问题有新回答"),
+    "answerer": _l("提问人采纳了您的回答"),
+    "stalled": _l("已请过所有相关专家仍无人回答，请协助找人：%(topic)s"),
 }
 
 
@@ -313,17 +337,30 @@ def notify_new_reply(session: Session, reply: Reply) -> int:
 
 
 def _visible_notifications(user: User):
+    post_visible = and_(
+        Notification.post_id.is_not(None),
+        access.visible_posts(user),
+        or_(
+            Notification.reply_id.is_(None),
+            Reply.hidden.is_(False) if not user.is_admin else True,
+        ),
+    )
+    question_visible = Notification.question_id.is_not(None)
+    if not user.is_admin:
+        question_visible = and_(
+            question_visible,
+            Question.hidden.is_(False),
+            or_(Notification.answer_id.is_(None), Answer.hidden.is_(False)),
+        )
     return (
         select(Notification)
-        .join(Post, Post.id == Notification.post_id)
+        .outerjoin(Post, Post.id == Notification.post_id)
         .outerjoin(Reply, Reply.id == Notification.reply_id)
+        .outerjoin(Question, Question.id == Notification.question_id)
+        .outerjoin(Answer, Answer.id == Notification.answer_id)
         .where(
             Notification.user_id == user.id,
-            access.visible_posts(user),
-            or_(
-                Notification.reply_id.is_(None),
-                Reply.hidden.is_(False) if not user.is_admin else True,
-            ),
+            or_(post_visible, question_visible),
         )
     )
 
@@ -384,6 +421,8 @@ def describe_target(session: Session, viewer: User, kind: str, target: str) -> s
 def describe_reason(session: Session, viewer: User, reason: str) -> str:
     """Say why ``viewer`` got a notification, from ``Notification.reason``."""
     kind, _separator, target = reason.partition(":")
+    if kind in _QUESTION_REASON_LABELS:
+        return str(_QUESTION_REASON_LABELS[kind] % {"topic": target})
     if kind == "risk":
         return str(_l("风险信号待处理"))
     if kind == "post":
@@ -398,12 +437,22 @@ def describe_reason(session: Session, viewer: User, reason: str) -> str:
 
 @dataclass
 class InboxEntry:
-    """A notification with the post and reply it is about, ready to show."""
+    """A notification with what it is about, ready to show.
+
+    ``post`` (with ``reply``) is set for forum notifications, ``question``
+    (with ``answer``) for notifications about questions to experts.
+    """
 
     notification: Notification
-    post: Post
+    post: Post | None
     reply: Reply | None
     reason: str
+    question: Question | None = None
+    answer: Answer | None = None
+
+    @property
+    def title(self) -> str:
+        return self.post.title if self.post is not None else self.question.title
 
 
 def inbox_entries(
@@ -411,26 +460,33 @@ def inbox_entries(
 ) -> tuple[list[InboxEntry], int]:
     """Return one page of ``inbox`` with posts, replies and reasons, and the total."""
     items, total = inbox(session, user, page, per_page)
-    post_ids = {item.post_id for item in items}
-    reply_ids = {item.reply_id for item in items if item.reply_id is not None}
-    posts = {
-        post.id: post
-        for post in session.scalars(select(Post).where(Post.id.in_(post_ids)))
-    }
-    replies = {
-        reply.id: reply
-        for reply in session.scalars(select(Reply).where(Reply.id.in_(reply_ids)))
-    }
+    posts = _by_id(session, Post, {item.post_id for item in items})
+    replies = _by_id(session, Reply, {item.reply_id for item in items})
+    questions = _by_id(session, Question, {item.question_id for item in items})
+    answers = _by_id(session, Answer, {item.answer_id for item in items})
     entries = [
         InboxEntry(
             notification=item,
-            post=posts[item.post_id],
-            reply=replies.get(item.reply_id) if item.reply_id else None,
+            post=posts.get(item.post_id),
+            reply=replies.get(item.reply_id),
             reason=describe_reason(session, user, item.reason),
+            question=questions.get(item.question_id),
+            answer=answers.get(item.answer_id),
         )
         for item in items
     ]
     return entries, total
+
+
+def _by_id(session: Session, model, ids: set[int | None]) -> dict:
+    """Load the rows of ``model`` with the given ids (None ignored) by id."""
+    wanted = {record_id for record_id in ids if record_id is not None}
+    if not wanted:
+        return {}
+    return {
+        row.id: row
+        for row in session.scalars(select(model).where(model.id.in_(wanted)))
+    }
 
 
 def get_notification(
@@ -443,6 +499,9 @@ def get_notification(
     notification = session.get(Notification, notification_id)
     if notification is None or notification.user_id != user.id:
         raise NotFound(str(_l("消息不存在。")))
+    if notification.question_id is not None:
+        _check_question_visible(session, user, notification)
+        return notification
     post = session.get(Post, notification.post_id)
     if post is None or not access.can_view_post(user, post):
         raise NotFound(str(_l("消息不存在。")))
@@ -451,6 +510,19 @@ def get_notification(
         if reply is None or not access.can_view_reply(user, reply):
             raise NotFound(str(_l("消息不存在。")))
     return notification
+
+
+def _check_question_visible(
+    session: Session, user: User, notification: Notification
+) -> None:
+    """Raise NotFound when the question or answer is hidden from ``user``."""
+    question = session.get(Question, notification.question_id)
+    if question is None or (question.hidden and not user.is_admin):
+        raise NotFound(str(_l("消息不存在。")))
+    if notification.answer_id is not None:
+        answer = session.get(Answer, notification.answer_id)
+        if answer is None or (answer.hidden and not user.is_admin):
+            raise NotFound(str(_l("消息不存在。")))
 
 
 _KIND_ORDER = {kind: number for number, kind in enumerate(TARGET_KINDS)}

@@ -58,11 +58,18 @@ def inbox():
 
 @bp.route("/<int:notification_id>", endpoint="open")
 def open_notification(notification_id: int):
-    """Mark one notification read and go to its post or reply."""
+    """Mark one notification read and go to its post, reply, question or answer."""
     notification = services.get_notification(db.session, current_user, notification_id)
     if is_page_load():
         services.mark_read(db.session, current_user, [notification.id])
         db.session.commit()
+    if notification.question_id is not None:
+        anchor = f"answer-{notification.answer_id}" if notification.answer_id else None
+        return redirect(
+            url_for(
+                "questions.show", question_id=notification.question_id, _anchor=anchor
+            )
+        )
     anchor = f"reply-{notification.reply_id}" if notification.reply_id else None
     return redirect(url_for("forum.show", post_id=notification.post_id, _anchor=anchor))
 

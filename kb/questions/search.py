@@ -1,20 +1,88 @@
-"""Questions in the shared search."""
+"""Questions in the shared search: one entry per question, with its answers.
 
+Every member of staff may read a question, so entries carry the "all"
+audience token. A hidden question has no entry, and a hidden answer's text is
+left out. The services queue a question for re-indexing whenever one of its
+answers is added, edited, accepted or hidden.
+"""
+
+import hashlib
 from collections.abc import Iterator
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
+from kb.articles.rendering import html_to_text
 from kb.questions.models import Question
 from kb.search.documents import SearchDocument
 from kb.search.registry import DocumentSource
 
 
+def _version(*parts: str) -> str:
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def question_document(question: Question) -> SearchDocument | None:
+    if question.hidden:
+        return None
+    answers = sorted(
+        (answer for answer in question.answers if not answer.hidden),
+        key=lambda answer: (not answer.accepted, answer.id),
+    )
+    texts = [html_to_text(question.body_html)]
+    texts += [html_to_text(answer.body_html) for answer in answers]
+    body = "\n".join(text for text in texts if text)
+    codes = tuple(
+        dict.fromkeys(
+            code
+            for industry in question.industries
+            for code in (industry.code, industry.section_code)
+            if code
+        )
+    )
+    names = tuple(industry.name for industry in question.industries)
+    skills = tuple(skill.name for skill in question.skills)
+    return SearchDocument(
+        doc_id=f"question:{question.id}",
+        type="question",
+        record_id=question.id,
+        title=question.title,
+        summary="",
+        body=body,
+        url=f"/questions/{question.id}",
+        published_at=question.created_at,
+        version=_version(question.title, body, *codes, *names, *skills),
+        industry_codes=codes,
+        industry_names=names,
+        acl=("all",),
+        keywords=skills,
+    )
+
+
 def _load(session: Session, record_id: int) -> SearchDocument | None:
-    return None
+    question = session.get(Question, record_id)
+    return question_document(question) if question is not None else None
 
 
 def _iter_all(session: Session) -> Iterator[SearchDocument]:
-    yield from ()
+    query = (
+        select(Question)
+        .options(
+            selectinload(Question.answers),
+            selectinload(Question.industries),
+            selectinload(Question.skills),
+        )
+        .order_by(Question.id)
+        .execution_options(yield_per=200)
+    )
+    for question in session.scalars(query):
+        document = question_document(question)
+        if document is not None:
+            yield document
 
 
 QUESTION_SOURCE = DocumentSource("question", Question, _load, _iter_all)
