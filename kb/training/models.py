@@ -92,7 +92,8 @@ class Attachment(db.Model):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(default=0)
     sha256: Mapped[str] = mapped_column(String(64))
-    text: Mapped[str] = mapped_column(Text, default="")
+    # Deferred: up to 2,000,000 characters that only search indexing reads.
+    text: Mapped[str] = mapped_column(Text, default="", deferred=True)
     # Why no text could be extracted, if so; the file is kept and downloadable.
     extract_error: Mapped[str] = mapped_column(String(500), default="")
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

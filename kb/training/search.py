@@ -1,21 +1,127 @@
-"""Courses and their attachments in the shared search."""
+"""Courses and their attachments in the shared search.
 
+Every signed-in member of staff may read courses, so both kinds of document
+carry the audience token "all".
+"""
+
+import hashlib
 from collections.abc import Iterator
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
+from kb.articles.rendering import html_to_text
 from kb.search.documents import SearchDocument
 from kb.search.registry import DocumentSource
 from kb.training.models import Attachment, Course
 
-
-def _load(session: Session, record_id: int) -> SearchDocument | None:
-    return None
-
-
-def _iter_all(session: Session) -> Iterator[SearchDocument]:
-    yield from ()
+# Only the start of a long attachment's text goes into the index, to keep the
+# index small; the stored text is longer.
+ATTACHMENT_INDEX_CHARS = 200_000
 
 
-COURSE_SOURCE = DocumentSource("course", Course, _load, _iter_all)
-ATTACHMENT_SOURCE = DocumentSource("attachment", Attachment, _load, _iter_all)
+def _industry_facets(course: Course) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # A division also matches a filter on its section (门类).
+    codes = tuple(
+        dict.fromkeys(
+            code
+            for industry in course.industries
+            for code in (industry.code, industry.section_code)
+            if code
+        )
+    )
+    names = tuple(industry.name for industry in course.industries)
+    return codes, names
+
+
+def _version(*parts: str) -> str:
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def course_document(course: Course) -> SearchDocument:
+    """Build the entry of a course: title, description, lessons and industries."""
+    description = html_to_text(course.description_html)
+    lesson_texts = []
+    for lesson in course.lessons:
+        lesson_texts.append(lesson.title)
+        lesson_texts.append(html_to_text(lesson.body_html))
+    body = "\n".join([description, *lesson_texts]).strip()
+    codes, names = _industry_facets(course)
+    return SearchDocument(
+        doc_id=f"course:{course.id}",
+        type="course",
+        record_id=course.id,
+        title=course.title,
+        summary="",
+        body=body,
+        url=f"/training/courses/{course.id}",
+        published_at=course.created_at,
+        version=_version(course.title, body, *codes),
+        industry_codes=codes,
+        industry_names=names,
+        acl=("all",),
+    )
+
+
+def attachment_document(attachment: Attachment) -> SearchDocument:
+    """Build the entry of an attachment: its name and the text extracted from it."""
+    course = attachment.course
+    body = (attachment.text or "")[:ATTACHMENT_INDEX_CHARS]
+    summary = f"课程：{course.title}"
+    codes, names = _industry_facets(course)
+    return SearchDocument(
+        doc_id=f"attachment:{attachment.id}",
+        type="attachment",
+        record_id=attachment.id,
+        title=attachment.original_name,
+        summary=summary,
+        body=body,
+        url=f"/training/courses/{course.id}#attachment-{attachment.id}",
+        published_at=attachment.created_at,
+        version=_version(attachment.original_name, summary, body, *codes),
+        industry_codes=codes,
+        industry_names=names,
+        acl=("all",),
+    )
+
+
+def _load_course(session: Session, record_id: int) -> SearchDocument | None:
+    course = session.get(Course, record_id)
+    return course_document(course) if course is not None else None
+
+
+def _load_attachment(session: Session, record_id: int) -> SearchDocument | None:
+    attachment = session.get(Attachment, record_id)
+    return attachment_document(attachment) if attachment is not None else None
+
+
+def _iter_courses(session: Session) -> Iterator[SearchDocument]:
+    query = (
+        select(Course)
+        .options(selectinload(Course.lessons), selectinload(Course.industries))
+        .order_by(Course.id)
+        .execution_options(yield_per=100)
+    )
+    for course in session.scalars(query):
+        yield course_document(course)
+
+
+def _iter_attachments(session: Session) -> Iterator[SearchDocument]:
+    query = (
+        select(Attachment)
+        .options(selectinload(Attachment.course).selectinload(Course.industries))
+        .order_by(Attachment.id)
+        .execution_options(yield_per=50)
+    )
+    for attachment in session.scalars(query):
+        yield attachment_document(attachment)
+
+
+COURSE_SOURCE = DocumentSource("course", Course, _load_course, _iter_courses)
+ATTACHMENT_SOURCE = DocumentSource(
+    "attachment", Attachment, _load_attachment, _iter_attachments
+)

@@ -106,10 +106,16 @@ document.addEventListener("DOMContentLoaded", () => {
 // A second click on a form's submit button while the first request is on its
 // way would post the same content twice. So later submits of the form are
 // ignored until the page is shown again. Forms marked data-allow-resubmit
-// may be submitted again.
+// may be submitted again. Forms with data-confirm ask first (deleting a
+// lesson, cancelling a lecture); without this file they post at once.
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") {
+    return;
+  }
+  if (form.dataset.confirm && form.dataset.submitting !== "yes"
+      && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
     return;
   }
   if (form.hasAttribute("data-allow-resubmit")) { return; }
