@@ -28,7 +28,7 @@ def main():
 
 def register_commands(app) -> None:
     """Add the project's command groups to ``app.cli`` (and so to ``kb``)."""
-    for group in (users, tokens, demo, import_group, search, digest):
+    for group in (users, tokens, demo, import_group, search, digest, questions):
         app.cli.add_command(group)
 
 
@@ -123,7 +123,9 @@ def demo_load():
     """Load demo departments, users and briefs; safe to run again."""
     from kb.demo import load_demo
 
-    summary = load_demo(db.session, current_app.config["KB_BODY_MAX_CHARS"])
+    summary = load_demo(
+        db.session, current_app.config["KB_BODY_MAX_CHARS"], current_app.instance_path
+    )
     db.session.commit()
     click.echo(summary)
 
@@ -352,3 +354,56 @@ def digest_send(dry_run: bool):
             err=True,
         )
         sys.exit(1)
+
+
+# -- questions to experts ----------------------------------------------------
+
+
+@click.group()
+def questions():
+    """Route questions to experts."""
+
+
+@questions.command("escalate")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List what would be escalated and to whom; change nothing.",
+)
+@with_appcontext
+def questions_escalate(dry_run: bool):
+    """Send unanswered questions to the next-best experts.
+
+    A question is due once KB_QUESTION_ESCALATE_DAYS working days have passed
+    since it was last routed. Prints one line per question; meant for cron.
+    """
+    from kb.config import ConfigError
+    from kb.questions.routing import escalate
+    from kb.timeutil import utcnow
+
+    try:
+        results = escalate(db.session, utcnow(), dry_run=dry_run)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    lines = []
+    for item in results:
+        question = item.question
+        if item.experts:
+            people = ", ".join(
+                f"{candidate.user.username} ({candidate.basis})"
+                for candidate in item.experts
+            )
+            lines.append(f"question {question.id}: round {item.round} to {people}")
+        else:
+            lines.append(
+                f"question {question.id}: no experts left to ask; admins notified"
+            )
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for line in lines:
+        click.echo(("would escalate " if dry_run else "escalated ") + line)
+    verb = "Dry run: would escalate" if dry_run else "Escalated"
+    escalated = sum(1 for item in results if item.experts)
+    click.echo(f"{verb} {escalated} questions; {len(results) - escalated} stalled.")

@@ -881,3 +881,153 @@ CLIENTS: tuple[dict, ...] = (
     },
 )
 """Demo clients; the credit codes are invented but carry valid check characters."""
+
+PROFILES: tuple[dict, ...] = (
+    {
+        "username": "expert_auto",
+        "headline": "汽车产业链与半导体授信，十年整车与零部件客户经验",
+        "bio": (
+            "负责新能源整车、动力电池和汽车零部件客户的授信方案设计。\n\n"
+            "- 熟悉整车厂应付账款周期与上游供应链融资\n"
+            "- 参与过 800V 电驱、一体化压铸等技改项目贷款"
+        ),
+        "industries": (("36", 3), ("38", 2), ("39", 2)),
+        "skills": (("供应链金融", 3), ("并购贷款", 2), ("科技金融", 2)),
+    },
+    {
+        "username": "expert_energy",
+        "headline": "电力、光伏储能与数据中心项目融资",
+        "bio": "长期跟踪特高压（HVDC）设备链、分布式光伏与智算中心项目。",
+        "industries": (("44", 3), ("38", 2), ("65", 2)),
+        "skills": (("绿色金融", 3), ("项目融资", 3), ("银团贷款", 2)),
+    },
+    {
+        "username": "expert_trade",
+        "headline": "跨境结算、贸易融资与物流供应链",
+        "bio": "服务外贸、跨境电商与物流客户，熟悉海外仓融资和汇率避险。",
+        "industries": (("51", 3), ("58", 2), ("59", 2), ("52", 2)),
+        "skills": (("跨境结算", 3), ("贸易融资", 3), ("供应链金融", 2)),
+    },
+    {
+        "username": "expert_risk",
+        "headline": "授后管理与预警，房地产、钢铁、建筑业风险",
+        "bio": "风险管理部行业组，负责预警信号核查与化债背景下的存量授信管理。",
+        "industries": (("70", 3), ("31", 3), ("48", 2), ("47", 2)),
+        "skills": (("贷后管理", 3), ("票据业务", 2)),
+    },
+    {
+        "username": "approver",
+        "headline": "授信审批，制造业与批发业",
+        "bio": "",
+        "industries": (("36", 1), ("51", 2)),
+        "skills": (("票据业务", 2),),
+    },
+)
+"""Declared expertise of demo accounts: (division, level) and (skill, level)."""
+
+ENDORSEMENTS: tuple[tuple[str, str, str], ...] = (
+    ("manager", "expert_auto", "供应链金融"),
+    ("approver", "expert_auto", "供应链金融"),
+    ("manager", "expert_trade", "跨境结算"),
+    ("expert_auto", "expert_trade", "跨境结算"),
+    ("manager", "expert_energy", "绿色金融"),
+)
+"""(endorser, endorsed person, skill) triples."""
+
+QUESTIONS: tuple[dict, ...] = (
+    {
+        "asker": "manager",
+        "title": "零部件客户要做 800V 电驱产线，设备贷款期限一般怎么定？",
+        "body": (
+            "客户是二级供应商，给两家整车厂供电驱壳体，计划新建 800V 电驱产线，"
+            "设备投资约 1.2 亿元。想了解同业通常给多长的设备贷款期限，"
+            "还款来源是否可以和整车厂的定点周期挂钩？"
+        ),
+        "industries": ("36",),
+        "skills": ("供应链金融",),
+        "answers": (
+            (
+                "expert_auto",
+                "一般按定点项目的生命周期（4–6 年）匹配，宽限期不超过建设期。"
+                "可要求客户提供定点通知书和近两年的实际交付量，"
+                "并用整车厂应收账款做补充还款来源。",
+            ),
+            ("approver", "审批时会重点看定点量是否兑现，建议附上产能利用率测算。"),
+        ),
+        "accepted": 0,
+        "days_ago": 6,
+    },
+    {
+        "asker": "manager",
+        "title": "外贸客户问人民币跨境结算的费率，我们有优惠政策吗？",
+        "body": "客户年出口约 3,000 万美元，同业报价减半，我们如何应对？",
+        "industries": ("51",),
+        "skills": ("跨境结算",),
+        "answers": (),
+        "accepted": None,
+        "days_ago": 1,
+    },
+)
+"""Demo questions; ``accepted`` is the index of the accepted answer."""
+
+COURSES: tuple[dict, ...] = (
+    {
+        "author": "expert_trade",
+        "title": "供应链金融入门：从应收账款到订单融资",
+        "description": (
+            "面向客户经理的入门课程，讲清核心企业信用如何沿供应链传导，"
+            "以及常见产品的准入和风控要点。"
+        ),
+        "industries": ("36", "51"),
+        "lessons": (
+            (
+                "核心企业与链属企业",
+                "供应链金融依托核心企业的信用。先识别核心企业的付款习惯、"
+                "确权意愿和系统对接能力。",
+            ),
+            (
+                "应收账款融资",
+                "关注应收账款的真实性、账期和确权方式；电子债权凭证的流转规则。",
+            ),
+            (
+                "订单融资与存货融资",
+                "订单融资看履约能力，存货融资看监管和价格波动，质押率随品种调整。",
+            ),
+        ),
+        # A document generated at load time; its text is only in the file.
+        "attachment": {
+            "name": "供应链金融产品手册.docx",
+            "paragraphs": (
+                "供应链金融产品手册（演示）",
+                "反向保理适用于核心企业确权的应付账款，融资比例最高九成。",
+                "仓单质押需要入驻认可的第三方监管仓库。",
+            ),
+        },
+    },
+)
+
+LECTURES: tuple[dict, ...] = (
+    {
+        "title": "新能源汽车产业链授信实务",
+        "course": None,
+        "speaker": "expert_auto",
+        "place": "总行 12 楼培训室",
+        "online_url": "https://meeting.bank.example/j/800123",
+        "days_ahead": 5,
+        "hour": 14,
+        "hours": 2,
+        "capacity": 60,
+    },
+    {
+        "title": "供应链金融入门（线上）",
+        "course": "供应链金融入门：从应收账款到订单融资",
+        "speaker": "expert_trade",
+        "place": "",
+        "online_url": "https://meeting.bank.example/j/800456",
+        "days_ahead": 12,
+        "hour": 10,
+        "hours": 1,
+        "capacity": None,
+    },
+)
+"""Upcoming lectures, ``days_ahead`` days after loading at ``hour`` local time."""

@@ -5,6 +5,7 @@ from pathlib import Path
 from kb.articles.models import Article
 from kb.auth.models import User
 from kb.extensions import db
+from kb.search.service import get_indexer
 
 
 def test_users_create_reads_password_from_stdin(runner, app):
@@ -77,10 +78,18 @@ def test_demo_load_twice_is_idempotent(runner, app):
     assert first.exit_code == 0, first.output
     assert "Password" in first.output
     second = runner.invoke(args=["demo", "load"])
-    assert "0 accounts, 0 briefs, 0 forum posts and 0 clients" in second.output
+    assert "0 accounts, 0 briefs, 0 forum posts, 0 clients, 0 exp" in second.output
     with app.app_context():
         count = db.session.scalar(db.select(db.func.count(Article.id)))
     assert count >= 12
+
+
+def test_demo_attachment_is_searchable(runner, app):
+    """Find the demo course's document by a phrase that is only inside the file."""
+    runner.invoke(args=["demo", "load"])
+    with app.app_context():
+        found = get_indexer().engine.search("反向保理", types=("attachment",))
+    assert [hit.title for hit in found.hits] == ["供应链金融产品手册.docx"]
 
 
 def write(path: Path, text: str | bytes) -> None:
