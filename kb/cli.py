@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, NoAppException, with_appcontext
+from flask.cli import FlaskGroup, with_appcontext
 
 from kb import create_app
 from kb.extensions import db
@@ -17,8 +17,9 @@ def _create_app():
     try:
         return create_app()
     except ConfigError as error:
-        # Flask's CLI prints this message without a traceback.
-        raise NoAppException(str(error)) from None
+        # Stop here: Flask's CLI would go on to report the command as unknown.
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
@@ -393,17 +394,19 @@ def questions_escalate(dry_run: bool):
                 f"{candidate.user.username} ({candidate.basis})"
                 for candidate in item.experts
             )
-            lines.append(f"question {question.id}: round {item.round} to {people}")
-        else:
+            done = "would escalate" if dry_run else "escalated"
             lines.append(
-                f"question {question.id}: no experts left to ask; admins notified"
+                f"{done} question {question.id}: round {item.round} to {people}"
             )
+        else:
+            told = "would notify admins" if dry_run else "admins notified"
+            lines.append(f"question {question.id}: no experts left to ask; {told}")
     if dry_run:
         db.session.rollback()
     else:
         db.session.commit()
     for line in lines:
-        click.echo(("would escalate " if dry_run else "escalated ") + line)
+        click.echo(line)
     verb = "Dry run: would escalate" if dry_run else "Escalated"
     escalated = sum(1 for item in results if item.experts)
     click.echo(f"{verb} {escalated} questions; {len(results) - escalated} stalled.")

@@ -132,6 +132,24 @@ def _env_value(name: str, raw: str, default):
     return raw
 
 
+# Whole-number settings and the values they may take, inclusive.
+_RANGES = {
+    "KB_UPLOAD_MAX_MB": (1, 2048),
+    "KB_QUESTION_EXPERTS": (1, 50),
+    "KB_QUESTION_ESCALATE_DAYS": (1, 60),
+}
+
+
+def _check_ranges(settings: dict) -> None:
+    for name, (low, high) in _RANGES.items():
+        value = settings[name]
+        if not low <= value <= high:
+            raise ConfigError(
+                f"{name}={value!r} is out of range; use a whole number "
+                f"from {low} to {high}."
+            )
+
+
 def build_config(overrides: dict | None = None) -> dict:
     """Return the settings: class defaults, then environment, then ``overrides``."""
     overrides = dict(overrides or {})
@@ -162,6 +180,7 @@ def build_config(overrides: dict | None = None) -> dict:
     if secret:
         settings["SECRET_KEY"] = secret
     settings.update(overrides)
+    _check_ranges(settings)
 
     if not settings.get("SECRET_KEY"):
         if env_name == "production":

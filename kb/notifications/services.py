@@ -71,7 +71,7 @@ _QUESTION_REASON_LABELS = {
     "evidence": _l("您在这一领域有专长证据：%(topic)s"),
     "declared": _l("您声明的专长：%(topic)s"),
     "asker": _l("您提出的问题有新回答"),
-    "answerer": _l("提问人采纳了您的回答"),
+    "answerer": _l("您的回答被采纳"),
     "stalled": _l("已请过所有相关专家仍无人回答，请协助找人：%(topic)s"),
 }
 

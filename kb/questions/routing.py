@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from kb.auth.models import User
 from kb.experts.evidence import rank_people
 from kb.experts.models import ExpertiseIndustry, ExpertiseSkill, Skill
 from kb.notifications.models import Notification
-from kb.questions.models import Question, QuestionRouting
+from kb.questions.models import Answer, Question, QuestionRouting
 from kb.questions.services import notification_reason, notify
 from kb.questions.workdays import WorkCalendar
 from kb.taxonomy.models import Industry
@@ -226,6 +226,19 @@ def _as_utc(now: datetime) -> datetime:
     return now
 
 
+def awaiting_answer():
+    """SQL condition: no visible answer from anyone but the asker.
+
+    The asker may add details as an answer; that must not take the question
+    out of the experts' queues or stop its escalation.
+    """
+    return ~exists().where(
+        Answer.question_id == Question.id,
+        Answer.author_id != Question.asker_id,
+        Answer.hidden.is_(False),
+    )
+
+
 def _due_questions(session: Session, calendar: WorkCalendar, days: int, now):
     """Open, visible, unanswered questions routed ``days`` working days ago."""
     candidates = session.scalars(
@@ -233,7 +246,7 @@ def _due_questions(session: Session, calendar: WorkCalendar, days: int, now):
         .where(
             Question.status == "open",
             Question.hidden.is_(False),
-            Question.answer_count == 0,
+            awaiting_answer(),
             Question.last_routed_at <= now,
         )
         .order_by(Question.last_routed_at, Question.id)
@@ -305,7 +318,13 @@ def escalate(
                 select(User.id).where(User.role == "admin", User.active)
             ).all()
             for admin_id in admins:
-                notify(session, admin_id, "stalled", question, "stalled")
+                notify(
+                    session,
+                    admin_id,
+                    "stalled",
+                    question,
+                    notification_reason("stalled", question),
+                )
             session.flush()
             logger.warning(
                 "Question %s has no experts left to ask; %s admins notified",
@@ -359,10 +378,16 @@ def _queue_condition(session: Session, user: User):
         matches.append(Question.industries.any(Industry.code.in_(codes)))
     if skill_ids:
         matches.append(Question.skills.any(Skill.id.in_(skill_ids)))
+    answered_by_user = exists().where(
+        Answer.question_id == Question.id,
+        Answer.author_id == user.id,
+        Answer.hidden.is_(False),
+    )
     return and_(
         Question.status == "open",
         Question.hidden.is_(False),
         Question.asker_id != user.id,
+        ~answered_by_user,
         or_(*matches),
     )
 
@@ -373,7 +398,8 @@ def queue(
     """Return one page of the questions waiting for ``user``, and the total.
 
     These are open questions routed to the user, plus open questions in the
-    industries and skills the user declared; unanswered first, oldest first.
+    industries and skills the user declared, less those the user answered;
+    questions without an answer from anyone but the asker first, oldest first.
     """
     condition = _queue_condition(session, user)
     total = session.scalar(select(func.count(Question.id)).where(condition)) or 0
@@ -381,7 +407,7 @@ def queue(
         select(Question)
         .where(condition)
         .order_by(
-            (Question.answer_count > 0).asc(),
+            case((awaiting_answer(), 0), else_=1),
             Question.created_at.asc(),
             Question.id.asc(),
         )
@@ -405,7 +431,7 @@ def queue_unanswered_count(session: Session, user: User) -> int:
     condition = _queue_condition(session, user)
     return (
         session.scalar(
-            select(func.count(Question.id)).where(condition, Question.answer_count == 0)
+            select(func.count(Question.id)).where(condition, awaiting_answer())
         )
         or 0
     )

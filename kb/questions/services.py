@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kb.articles.rendering import render_markdown
@@ -422,6 +422,7 @@ def accept(session: Session, user: User, answer: Answer) -> None:
     previous = question.accepted_answer
     if previous is not None:
         previous.accepted = False
+        _drop_unread_acceptance(session, previous)
     answer.accepted = True
     now = utcnow()
     question.accepted_answer = answer
@@ -446,8 +447,20 @@ def unaccept(session: Session, user: User, answer: Answer) -> None:
     if not answer.accepted:
         return
     _clear_acceptance(question, answer)
+    _drop_unread_acceptance(session, answer)
     session.flush()
     _reindex(session, question)
+
+
+def _drop_unread_acceptance(session: Session, answer: Answer) -> None:
+    """Withdraw the unread news that ``answer`` was accepted, now it is not."""
+    session.execute(
+        delete(Notification).where(
+            Notification.answer_id == answer.id,
+            Notification.event == "accepted",
+            Notification.read_at.is_(None),
+        )
+    )
 
 
 def _clear_acceptance(question: Question, answer: Answer) -> None:

@@ -128,7 +128,7 @@ def _filtered_questions():
         query = query.where(Question.asker_id == current_user.id)
     unanswered = request.args.get("unanswered") == "1"
     if unanswered:
-        query = query.where(Question.answer_count == 0)
+        query = query.where(routing.awaiting_answer())
 
     args = {
         "status": status if status != "all" else None,
@@ -220,6 +220,8 @@ def ask():
         else:
             asked = routing.routed_count(db.session, question)
             db.session.commit()
+            if expert_error:
+                flash(expert_error, "warning")
             if asked:
                 flash(_("问题已发布，已请 %(n)s 位专家回答。", n=asked), "success")
             else:

@@ -41,8 +41,9 @@ def test_accepting_another_moves_acceptance(app, experts):
         assert first.accepted is False
         assert second.accepted is True
         assert question.accepted_answer_id == second.id
+        # The first author's unread news of acceptance is withdrawn.
         events = [n.event for n in notifications_of("auto1")]
-        assert events.count("accepted") == 1
+        assert events.count("accepted") == 0
         assert [n.event for n in notifications_of("auto2")].count("accepted") == 1
         services.unaccept(db.session, get_user("corp"), second)
         db.session.commit()
@@ -197,3 +198,15 @@ def test_search_finds_accepted_answer_phrase(app, experts):
         page = run_search(SearchQuery(q="反向保理"), ["all"])
         assert page.hits[0].url == f"/questions/{question.id}"
         assert page.hits[0].type == "question"
+
+
+def test_withdrawn_acceptance_leaves_inbox(app, experts):
+    """Drop the unread "accepted" notice once the acceptance is withdrawn."""
+    with app.app_context():
+        question = ask("corp")
+        given = answer("auto1", question)
+        accept("corp", given)
+        assert len(notifications_of("auto1", "accepted")) == 1
+        services.unaccept(db.session, get_user("corp"), given)
+        db.session.commit()
+        assert notifications_of("auto1", "accepted") == []

@@ -219,3 +219,39 @@ def test_cli_reports_invalid_config(app, ranked, runner):
     result = runner.invoke(args=["questions", "escalate"])
     assert result.exit_code == 1
     assert "KB_EXTRA_WORKDAYS" in result.output
+
+
+def test_asker_answer_does_not_stop_escalation(app, ranked):
+    """Escalate a question whose only answer is the asker's own addition."""
+    with app.app_context():
+        question = ask("corp", now=shanghai(*FRIDAY))
+        answer("corp", question, "补充：客户是二级供应商。")
+        escalated = escalate_due(db.session, shanghai(2025, 1, 7, 11, 0))
+        assert [item.id for item in escalated] == [question.id]
+
+
+def test_stalled_notice_names_the_topic(app, ranked):
+    with app.app_context():
+        question = ask("corp", now=shanghai(*FRIDAY))
+        for day in (7, 9, 13, 20):
+            escalate(db.session, shanghai(2025, 1, day, 11, 0))
+            db.session.commit()
+        [notice] = notifications_of("admin", "stalled")
+        assert notice.question_id == question.id
+        assert notice.reason == "stalled:36 汽车制造业"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KB_QUESTION_ESCALATE_DAYS", "0"),
+        ("KB_QUESTION_ESCALATE_DAYS", "99999999"),
+        ("KB_QUESTION_EXPERTS", "-2"),
+        ("KB_UPLOAD_MAX_MB", "0"),
+    ],
+)
+def test_out_of_range_settings_stop_app_start(tmp_path, monkeypatch, name, value):
+    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"{name}={value} is out of range"):
+        create_app({"ENV": "testing", "INSTANCE_PATH": str(tmp_path)})

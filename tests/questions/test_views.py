@@ -3,6 +3,7 @@
 import re
 
 from kb.extensions import db
+from kb.questions import services
 from kb.questions.models import Question
 from tests.conftest import csrf_token
 from tests.forum.conftest import sign_in
@@ -275,3 +276,43 @@ def test_list_filters_and_queue(app, client, experts):
     assert re.search(r"待我回答 <span class=\"badge\">1</span>", index)
     mine = client.get("/questions/?mine=1").get_data(as_text=True)
     assert "没有符合条件的问题" in mine
+
+
+def test_answer_to_closed_question_keeps_text(app, client, experts):
+    """Keep an answer typed while the asker closed the question."""
+    with app.app_context():
+        question = ask("corp")
+        question_id = question.id
+    sign_in(client, "auto1")
+    path = f"/questions/{question_id}"
+    token = _token(client, path)
+    with app.app_context():
+        question = db.session.get(Question, question_id)
+        services.close(db.session, get_user("corp"), question)
+        db.session.commit()
+    response = client.post(
+        f"{path}/answers", data={"csrf_token": token, "body_md": "先看回款周期再定额度"}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "先看回款周期再定额度</textarea>" in page
+    assert "您的回答没有保存" in page
+
+
+def test_queue_leaves_out_own_answers(app, client, experts):
+    with app.app_context():
+        write_brief("auto1", "36")
+        question = ask("corp", title="汽车问题丙")
+        answer("auto1", question)
+    sign_in(client, "auto1")
+    queue = client.get("/questions/queue").get_data(as_text=True)
+    assert "汽车问题丙" not in queue
+
+
+def test_asker_addition_keeps_question_unanswered(app, client, experts):
+    with app.app_context():
+        question = ask("corp", title="汽车问题丁")
+        answer("corp", question, "补充：客户是二级供应商。")
+    sign_in(client, "corp2")
+    page = client.get("/questions/?unanswered=1").get_data(as_text=True)
+    assert "汽车问题丁" in page
