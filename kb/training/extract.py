@@ -24,6 +24,12 @@ OOXML_MAIN_PARTS = {
 # them; a file far beyond them is more likely an attack than a course handout.
 ZIP_MAX_MEMBERS = 10_000
 ZIP_MAX_UNCOMPRESSED = 256 * 1024 * 1024
+# The Office libraries build an XML tree in memory, about 60 bytes per byte
+# of XML, so each XML part is limited on its own. Real parts compress about
+# 5-20 to 1; a part over 1 MB packed far tighter is filler, not text.
+ZIP_MAX_XML_PART = 16 * 1024 * 1024
+ZIP_MAX_RATIO = 100
+ZIP_RATIO_FROM = 1024 * 1024
 # Extracted text beyond this many characters is cut off.
 TEXT_MAX_CHARS = 2_000_000
 # Extraction stops at the next page, paragraph, slide or row after this many
@@ -65,6 +71,8 @@ def sniff_kind(
         total = sum(member.file_size for member in members)
         if total > max_uncompressed:
             raise ZipTooLarge(f"{total} bytes uncompressed, limit {max_uncompressed}")
+        for member in members:
+            _check_part(member)
         names = {member.filename for member in members}
     if "[Content_Types].xml" not in names:
         return None
@@ -72,6 +80,21 @@ def sniff_kind(
         if part in names:
             return kind
     return None
+
+
+def _check_part(member: zipfile.ZipInfo) -> None:
+    if not member.filename.lower().endswith((".xml", ".rels")):
+        return
+    if member.file_size > ZIP_MAX_XML_PART:
+        raise ZipTooLarge(
+            f"{member.filename} is {member.file_size} bytes, limit {ZIP_MAX_XML_PART}"
+        )
+    packed = max(member.compress_size, 1)
+    if member.file_size > ZIP_RATIO_FROM and member.file_size / packed > ZIP_MAX_RATIO:
+        raise ZipTooLarge(
+            f"{member.filename} expands {member.file_size // packed} to 1, "
+            f"limit {ZIP_MAX_RATIO}"
+        )
 
 
 class ExtractionError(Exception):

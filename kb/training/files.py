@@ -58,6 +58,9 @@ def clean_filename(raw: str) -> str:
     ).strip()
     if name in (".", ".."):
         name = ""
+    elif name.startswith(".") and not PurePosixPath(name).suffix:
+        # A name that is only an extension, such as ".pdf", gets a stem.
+        name = "附件" + name
     if len(name) > NAME_MAX_CHARS:
         suffix = PurePosixPath(name).suffix
         if len(suffix) > 10:

@@ -64,8 +64,8 @@ def _lecture_input(form: LectureForm) -> lectures.LectureInput:
     )
 
 
-def _check(form: LectureForm):
-    checked, errors = lectures.check_lecture(db.session, _lecture_input(form))
+def _check(form: LectureForm, lecture=None):
+    checked, errors = lectures.check_lecture(db.session, _lecture_input(form), lecture)
     for name, message in errors.items():
         field = getattr(form, name)
         field.errors = [*field.errors, str(message)]
@@ -123,7 +123,7 @@ def edit_lecture(lecture_id: int):
         form.speaker_username.data = lecture.speaker.username if lecture.speaker else ""
         form.capacity.data = str(lecture.capacity or "")
     if form.validate_on_submit():
-        checked = _check(form)
+        checked = _check(form, lecture)
         if checked is not None:
             lectures.update_lecture(db.session, lecture, checked)
             db.session.commit()

@@ -81,14 +81,21 @@ def is_https_url(url: str) -> bool:
     return (
         parts.scheme == "https"
         and bool(parts.hostname)
-        and not any(char.isspace() or ord(char) < 32 for char in url)
+        and not any(
+            char.isspace() or ord(char) < 32 or char in "\"'<>`" for char in url
+        )
     )
 
 
 def check_lecture(
-    session: Session, data: LectureInput
+    session: Session, data: LectureInput, lecture: Lecture | None = None
 ) -> tuple[CheckedLecture | None, dict[str, object]]:
-    """Validate ``data``; return the checked values or a message per field."""
+    """Validate ``data``; return the checked values or a message per field.
+
+    ``lecture`` is the lecture being edited, None for a new one: a new
+    lecture may not start in the past, and an edit may not cut the places
+    below the people already signed up.
+    """
     errors: dict[str, object] = {}
     title = data.title.strip()
     if not title:
@@ -107,9 +114,13 @@ def check_lecture(
     if len(place) > PLACE_MAX:
         errors["place"] = _l("地点最长 %(max)s 个字符。", max=PLACE_MAX)
     url = data.online_url.strip()
-    if url and (len(url) > URL_MAX or not is_https_url(url)):
+    if len(url) > URL_MAX:
+        errors["online_url"] = _l("线上链接最长 %(max)s 个字符。", max=URL_MAX)
+    elif url and not is_https_url(url):
         errors["online_url"] = _l(
-            "线上链接 %(url)s 无效：需以 https:// 开头。", url=repr(url[:80])
+            "线上链接“%(url)s”无效：需以 https:// 开头，后跟主机名，"
+            "且不含空格、引号或尖括号。",
+            url=url[:80],
         )
     if not place and not url:
         errors["place"] = _l("请填写地点或线上链接，至少一项。")
@@ -121,6 +132,15 @@ def check_lecture(
             "简介最长 %(max)s 个字符。", max=f"{DESCRIPTION_MAX:,}"
         )
     capacity = _check_capacity(data.capacity, errors)
+    if lecture is None and starts_at is not None and starts_at < utcnow():
+        errors.setdefault("starts_at", _l("开始时间已经过去，请检查日期和年份。"))
+    if lecture is not None and capacity is not None:
+        taken = signup_count(session, lecture.id)
+        if capacity < taken:
+            errors.setdefault(
+                "capacity",
+                _l("已有 %(n)s 人报名，名额不能少于 %(n)s。", n=taken),
+            )
     if errors:
         return None, errors
 

@@ -6,6 +6,7 @@ Lecture pages are in ``kb.training.lecture_views`` on the same blueprint.
 import csv
 import io
 import logging
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -466,9 +467,24 @@ def download_attachment(attachment_id: int):
         conditional=True,
         etag=attachment.sha256,
     )
+    if not attachment.original_name.isascii():
+        response.headers["Content-Disposition"] = _disposition(attachment)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private"
     return response
+
+
+def _disposition(attachment: Attachment) -> str:
+    """Build the Content-Disposition header for a name that is not ASCII.
+
+    Werkzeug's ASCII fallback drops the Chinese characters, which leaves
+    names such as ".pdf" or "2026 .docx", so old clients get
+    "attachment-<id>.<kind>" instead.
+    """
+    name = attachment.original_name
+    ascii_name = f"attachment-{attachment.id}.{attachment.kind}"
+    encoded = quote(name, safe="")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
 
 
 @bp.post("/attachments/<int:attachment_id>/delete")

@@ -127,3 +127,22 @@ document.addEventListener("submit", (event) => {
   // Back/forward cache: re-enable when the page is shown again.
   window.addEventListener("pageshow", () => { delete form.dataset.submitting; }, { once: true });
 });
+
+// A file input with data-max-bytes rejects a larger file at once, before a
+// long upload ends in the server's 413 response.
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.dataset.maxBytes) { return; }
+  const help = document.getElementById(input.getAttribute("aria-describedby"));
+  const old = help && help.querySelector("p.size-error");
+  if (old) { old.remove(); }
+  const file = input.files && input.files[0];
+  if (!file || file.size <= Number(input.dataset.maxBytes)) { return; }
+  input.value = "";
+  if (help) {
+    const message = document.createElement("p");
+    message.className = "error size-error";
+    message.textContent = input.dataset.tooLarge;
+    help.appendChild(message);
+  }
+});

@@ -98,7 +98,8 @@ def test_chinese_name_upload_and_download(app, trainers):
     assert body == data
     quoted = urllib.parse.quote("2026年 供应链金融讲义.docx")
     assert response.headers["Content-Disposition"] == (
-        f"attachment; filename=\"2026 .docx\"; filename*=UTF-8''{quoted}"
+        f'attachment; filename="attachment-{attachment.id}.docx"; '
+        f"filename*=UTF-8''{quoted}"
     )
     assert response.headers["Content-Type"] == DOCX_TYPE
     assert response.headers["X-Content-Type-Options"] == "nosniff"

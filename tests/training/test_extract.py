@@ -1,8 +1,10 @@
 """Type sniffing and text extraction, on files built in the tests."""
 
+import os
+
 import pytest
 
-from kb.training import extract
+from kb.training import extract, files
 from tests.training.documents import (
     make_docx,
     make_pdf,
@@ -81,6 +83,22 @@ def test_sniff_rejects_zip_bomb():
         extract.sniff_kind(bomb)
 
 
+def test_sniff_rejects_packed_xml_filler():
+    """Refuse a small DOCX whose document part expands over 100 to 1."""
+    body = b"<w:document><w:body>" + b"<w:p/>" * 2_000_000 + b"</w:body></w:document>"
+    members = {"[Content_Types].xml": b"<Types/>", "word/document.xml": body}
+    with pytest.raises(extract.ZipTooLarge, match="expands"):
+        extract.sniff_kind(make_zip(members))
+
+
+def test_sniff_rejects_oversized_xml_part():
+    """Refuse one XML part beyond the limit even when it compresses normally."""
+    noise = os.urandom((extract.ZIP_MAX_XML_PART // 2) + 1).hex().encode()
+    members = {"[Content_Types].xml": b"<Types/>", "word/document.xml": noise}
+    with pytest.raises(extract.ZipTooLarge, match="limit"):
+        extract.sniff_kind(make_zip(members))
+
+
 def test_sniff_rejects_too_many_members():
     members = {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<x/>"}
     members.update({f"word/part{i}.xml": b"" for i in range(extract.ZIP_MAX_MEMBERS)})
@@ -125,3 +143,17 @@ def test_time_limit_keeps_partial_text():
     text, error = extract.extract_text(data, "docx", max_seconds=-1)
     assert text == ""
     assert "partial" in error
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("../../讲义.pdf", "讲义.pdf"),
+        ("C:\\资料\\课件.pptx", "课件.pptx"),
+        (".pdf", "附件.pdf"),
+        (" .docx ", "附件.docx"),
+        ("报\u202e告.pdf", "报告.pdf"),
+    ],
+)
+def test_clean_filename(raw, expected):
+    assert files.clean_filename(raw) == expected

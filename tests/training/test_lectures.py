@@ -78,6 +78,12 @@ def test_lecture_form_errors(app, trainers):
         ({"place": "", "online_url": ""}, "请填写地点或线上链接，至少一项"),
         ({"online_url": "http://meeting.example/1"}, "需以 https:// 开头"),
         ({"online_url": "javascript:alert(1)"}, "需以 https:// 开头"),
+        ({"online_url": 'https://x.example/"onmouseover=1'}, "不含空格、引号"),
+        ({"online_url": "https://x.example/" + "a" * 500}, "线上链接最长 500"),
+        (
+            {"starts_at": "2020-01-10T14:00", "ends_at": "2020-01-10T16:00"},
+            "开始时间已经过去",
+        ),
         ({"speaker_username": "nobody"}, "用户名 &#39;nobody&#39; 不存在"),
         ({"capacity": "0"}, "名额 &#39;0&#39; 无效"),
         ({"capacity": "十"}, "名额 &#39;十&#39; 无效"),
@@ -295,3 +301,16 @@ def test_other_expert_cannot_edit_lecture(app, trainers):
     assert other.get(f"/training/lectures/{lecture_id}/edit").status_code == 403
     admin = client_for(app, "admin")
     assert admin.get(f"/training/lectures/{lecture_id}/edit").status_code == 200
+
+
+def test_capacity_not_below_sign_ups(app, trainers):
+    teacher = client_for(app, "teacher")
+    lecture_id = create(teacher, capacity="2")
+    url = f"/training/lectures/{lecture_id}"
+    for username in ("corp", "corp2"):
+        post(client_for(app, username), f"{url}/signup", page=url)
+    edit_page = f"{url}/edit"
+    response = post(teacher, edit_page, lecture_fields(capacity="1"), edit_page)
+    assert response.status_code == 400
+    assert "已有 2 人报名，名额不能少于 2" in response.get_data(as_text=True)
+    assert get_lecture(app, lecture_id).capacity == 2
