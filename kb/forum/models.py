@@ -200,9 +200,8 @@ class UsefulMark(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    # Evidence of expertise adds up marks per post and per answer.
     post_id: Mapped[int | None] = mapped_column(
-        ForeignKey("post.id", ondelete="CASCADE"), index=True
+        ForeignKey("post.id", ondelete="CASCADE")
     )
     reply_id: Mapped[int | None] = mapped_column(
         ForeignKey("reply.id", ondelete="CASCADE")
@@ -211,7 +210,7 @@ class UsefulMark(db.Model):
         ForeignKey("article.id", ondelete="CASCADE")
     )
     answer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("answer.id", ondelete="CASCADE"), index=True
+        ForeignKey("answer.id", ondelete="CASCADE")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
