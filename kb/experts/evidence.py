@@ -37,7 +37,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal,
     or_,
     select,
     union,
@@ -340,9 +339,16 @@ def evidence_for(
     return {i: Evidence(**values) for i, values in counts.items()}
 
 
+_QUOTES = str.maketrans(dict.fromkeys("\"'“”‘’「」『』《》", " "))
+
+
 def normalize_text(text: str) -> str:
-    """Fold free text the way skill names are stored: NFKC and case folding."""
+    """Fold free text the way skill names are stored: NFKC and case folding.
+
+    Quotation marks are dropped, so "汽车" in quotes finds what 汽车 finds.
+    """
     text = unicodedata.normalize("NFKC", text or "")
+    text = text.translate(_QUOTES)
     return " ".join(unicodedata.normalize("NFKC", text.casefold()).split())
 
 
@@ -357,29 +363,21 @@ def _parse_text(session: Session, text: str) -> _TextQuery:
     if not words:
         return _TextQuery()
     industries = session.execute(select(Industry.code, Industry.name)).all()
+    # Compared in Python: a skill name may contain % or _, which LIKE would
+    # read as wildcards.
+    skills = session.execute(select(Skill.id, Skill.name)).all()
     topics = []
     for word in words:
         codes = set()
+        skill_ids = set()
         if len(word) >= MIN_TOPIC_WORD:
             for code, name in industries:
                 folded = normalize_text(name)
                 if word == code.casefold() or word in folded or folded in word:
                     codes.add(code)
-            skill_ids = set(
-                session.scalars(
-                    select(Skill.id).where(
-                        or_(
-                            Skill.name.contains(word, autoescape=True),
-                            and_(
-                                func.length(Skill.name) >= MIN_TOPIC_WORD,
-                                literal(word).contains(Skill.name),
-                            ),
-                        )
-                    )
-                )
-            )
-        else:
-            skill_ids = set()
+            for skill_id, name in skills:
+                if word in name or (len(name) >= MIN_TOPIC_WORD and name in word):
+                    skill_ids.add(skill_id)
         topics.append(_topic(session, codes, skill_ids))
     return _TextQuery(words=words, topics=topics)
 
@@ -431,6 +429,18 @@ def _word_matches(word: str) -> ColumnElement[bool]:
             ExpertiseIndustry.user_id == User.id,
             ExpertiseIndustry.industry_code == Industry.code,
             func.lower(Industry.name).contains(word, autoescape=True),
+        ),
+        # Briefs are readable by all staff, so their titles and tags may
+        # show what a person knows without any declaration.
+        exists().where(
+            Article.author_id == User.id,
+            func.lower(Article.title).contains(word, autoescape=True),
+        ),
+        exists().where(
+            Article.author_id == User.id,
+            article_tag.c.article_id == Article.id,
+            article_tag.c.tag_id == Tag.id,
+            Tag.name == word,
         ),
     )
 
@@ -619,17 +629,17 @@ def expert_badges(
         question_industry.c.question_id == Question.id,
         question_industry.c.industry_code.in_(content_codes),
     )
-    endorsed = exists().where(
-        Endorsement.user_id == person,
-        Endorsement.industry_code == declared.industry_code,
-    )
+    # Endorsements alone never earn a badge: two colleagues could endorse
+    # each other without having written anything.
     rows = session.execute(
         select(declared.user_id, industry)
         .join(industry, industry.code == declared.industry_code)
+        .join(User, User.id == declared.user_id)
         .where(
             declared.user_id.in_(ids),
             declared.industry_code.in_(codes),
-            or_(brief, accepted, signal, answer, endorsed),
+            User.active.is_(True),
+            or_(brief, accepted, signal, answer),
         )
         .order_by(declared.user_id, declared.level.desc(), industry.code)
     ).all()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -28,9 +28,9 @@ from kb.experts.models import (
 )
 from kb.forum.access import visible_posts
 from kb.forum.models import Post
-from kb.questions.models import Answer, Question
+from kb.questions.models import Answer, Question, question_skill
 from kb.taxonomy.models import Industry
-from kb.taxonomy.tags import normalize_tag, validate_tag
+from kb.taxonomy.tags import MAX_TAG_LENGTH, normalize_tag, parse_tags, validate_tag
 from kb.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -87,8 +87,42 @@ def declared_skills(session: Session, user_id: int) -> list[ExpertiseSkill]:
 
 
 def all_skills(session: Session) -> list[Skill]:
-    """Return every skill by name, for pickers and datalists."""
-    return list(session.scalars(select(Skill).order_by(Skill.name)))
+    """Return the skills in use by name, for pickers and datalists.
+
+    A skill is in use while an active person declares it or a question names
+    it, so names that everybody dropped stop being suggested.
+    """
+    declared = exists().where(
+        ExpertiseSkill.skill_id == Skill.id,
+        ExpertiseSkill.user_id == User.id,
+        User.active.is_(True),
+    )
+    asked = exists().where(question_skill.c.skill_id == Skill.id)
+    return list(
+        session.scalars(select(Skill).where(or_(declared, asked)).order_by(Skill.name))
+    )
+
+
+def _skill_name_problem(raw: str, normalized: str) -> str | None:
+    """Return why ``normalized`` cannot be a skill name, or None."""
+    if normalized and parse_tags(raw) != [normalized]:
+        return _(
+            "技能“%(name)s”包含逗号、分号或顿号，每行只填一项技能。",
+            name=raw.strip()[:MAX_TAG_LENGTH],
+        )
+    if normalized and not any(char.isalnum() for char in normalized):
+        return _("技能“%(name)s”只有标点或符号，请填写技能名称。", name=normalized)
+    if len(normalized) > MAX_TAG_LENGTH:
+        return _(
+            "技能“%(name)s…”过长：共 %(n)s 个字符，最多 %(max)s 个。",
+            name=normalized[:20],
+            n=len(normalized),
+            max=MAX_TAG_LENGTH,
+        )
+    problem = validate_tag(normalized)
+    if problem is not None:
+        return _("技能名称无效：%(problem)s", problem=problem)
+    return None
 
 
 def skill_by_name(session: Session, name: str) -> Skill | None:
@@ -135,7 +169,8 @@ def validate_profile(
             break
         if row.level != "division":
             errors["industries"] = _(
-                "请选择行业大类（如 C36），不能只选门类 %(code)s。", code=code
+                "请选择行业大类（如 36 汽车制造业），不能只选门类 %(code)s。",
+                code=code,
             )
             break
         if _level(level) is None:
@@ -151,9 +186,9 @@ def validate_profile(
         )
     for name, level in skills:
         normalized = normalize_tag(name or "")
-        problem = validate_tag(normalized)
+        problem = _skill_name_problem(name or "", normalized)
         if problem is not None:
-            errors["skills"] = _("技能名称无效：%(problem)s", problem=problem)
+            errors["skills"] = problem
             break
         if _level(level) is None:
             errors["skills"] = _(

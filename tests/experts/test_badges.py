@@ -1,10 +1,13 @@
 """Expert badges next to authors of posts, replies and briefs."""
 
+from kb.extensions import db
 from tests.experts.conftest import (
     add_reply,
     declare,
+    endorse,
     mark_post_useful,
     sign_in,
+    user_named,
     write_brief,
     write_post,
 )
@@ -102,3 +105,22 @@ def test_badge_queries_do_not_grow_per_post(app, client, people):
     page, many = _expertise_queries(app, client, "/forum/")
     assert page.count(BADGE) == 4
     assert many == few
+
+
+def test_no_badge_from_endorsement_alone(app, client, people):
+    declare(app, "corp", industries=[("36", 2)])
+    endorse(app, "corp2", "corp", industry_code="36")
+    post_id = write_post(app, "corp", industry_codes=["36"])
+    sign_in(client, "credit")
+    assert BADGE not in client.get(f"/forum/{post_id}").get_data(as_text=True)
+
+
+def test_no_badge_for_deactivated_author(app, client, people):
+    write_brief(app, "corp", industry_codes=["36"])
+    declare(app, "corp", industries=[("36", 2)])
+    post_id = write_post(app, "corp", industry_codes=["36"])
+    with app.app_context():
+        user_named("corp").active = False
+        db.session.commit()
+    sign_in(client, "credit")
+    assert BADGE not in client.get(f"/forum/{post_id}").get_data(as_text=True)

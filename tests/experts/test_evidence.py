@@ -6,6 +6,7 @@ from kb.experts.evidence import (
     expert_badges,
     rank_people,
 )
+from kb.experts.models import ExpertiseSkill, Skill
 from kb.experts.services import skill_by_name
 from kb.extensions import db
 from tests.experts.conftest import (
@@ -202,7 +203,7 @@ def test_undeclared_people_rank_by_evidence(app, people):
 
 def test_text_finds_industry_experts_by_evidence(app, people):
     write_brief(app, "corp", industry_codes=["36"])
-    write_brief(app, "credit", industry_codes=["44"])
+    write_brief(app, "credit", industry_codes=["44"], title="电网投资观察")
     assert _ranked(app, text="汽车") == ["corp"]
 
 
@@ -271,3 +272,21 @@ def test_two_topic_words_each_must_match(app, people):
     write_brief(app, "credit", industry_codes=["44"])
     # 汽车 names division 36 and 电力 names division 44: only credit has both.
     assert _ranked(app, text="汽车 电力") == ["credit"]
+
+
+def test_text_finds_brief_tags_and_titles(app, people):
+    write_brief(app, "credit", tags=["HVDC"], title="特高压设备链")
+    assert _ranked(app, text="hvdc") == ["credit"]
+    assert _ranked(app, text="“特高压”") == ["credit"]
+
+
+def test_wildcard_skill_matches_nothing_else(app, people):
+    """Keep a skill named %% (stored before names were checked) from matching."""
+    with app.app_context():
+        skill = Skill(name="%%")
+        db.session.add(skill)
+        db.session.flush()
+        user_id = user_named("credit").id
+        db.session.add(ExpertiseSkill(user_id=user_id, skill_id=skill.id, level=3))
+        db.session.commit()
+    assert _ranked(app, text="完全无关的词") == []

@@ -57,7 +57,8 @@ def test_set_profile_saves_and_replaces(app, people):
         declared_skills = [(s.skill.name, s.level) for s in skills]
     assert [(i.industry_code, i.level) for i in industries] == [("36", 2)]
     assert declared_skills == [("esg", 1)]
-    assert names == ["esg", "供应链金融"]
+    # 供应链金融 is no longer declared by anyone, so it is not suggested.
+    assert names == ["esg"]
 
 
 def test_set_profile_renders_bio(app, people):
@@ -99,3 +100,17 @@ def test_endorse_needs_one_subject(app, people):
         endorse(app, "corp", "credit")
     with pytest.raises(ValidationError):
         endorse(app, "corp", "credit", skill_id=skill_id, industry_code="36")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("供应链金融,票据业务", "每行只填一项技能"),
+        ("%%", "只有标点或符号"),
+        ("技" * 41, "过长"),
+    ],
+)
+def test_bad_skill_names_rejected(app, people, name, message):
+    with app.app_context(), pytest.raises(ValidationError) as caught:
+        services.set_profile(db.session, user_named("corp"), "", "", skills=[(name, 1)])
+    assert message in str(caught.value.message)

@@ -199,7 +199,7 @@ def test_edit_keeps_input_on_errors(app, client, people):
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "技能名称无效" in page
+    assert "过长" in page
     assert "我的介绍" in page
     assert "简介正文" in page
     assert 'value="36" selected' in page
