@@ -34,6 +34,10 @@ from kb.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 NAME_MAX = 200
+# Length of Client.name_pinyin. A name of NAME_MAX characters can spell up to
+# six letters each ("zhuang"), so the stored pinyin keeps only its start,
+# which is all the prefix search compares.
+PINYIN_MAX = 800
 BRANCH_MAX = 100
 SEGMENT_MAX = 50
 TEXT_MAX = 5000
@@ -70,7 +74,7 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     text = unicodedata.normalize("NFKC", name)
     initials = "".join(lazy_pinyin(text, style=Style.FIRST_LETTER))
     full = "".join(lazy_pinyin(text, style=Style.NORMAL))
-    return _alnum(initials), _alnum(full)
+    return _alnum(initials), _alnum(full)[:PINYIN_MAX]
 
 
 def _alnum(text: str) -> str:
