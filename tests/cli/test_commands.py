@@ -149,6 +149,28 @@ def test_import_reports_each_file_and_fails_on_rejects(runner, app, tmp_path):
         assert {i.code for i in articles[0].industries} == {"38", "44"}
 
 
+def test_import_rejects_overlong_category_and_id(runner, app, tmp_path):
+    root = tmp_path / "reports"
+    write(
+        root / "long-category.md",
+        GOOD.replace("---\ntitle", "---\ncategory: " + "类" * 51 + "\ntitle"),
+    )
+    write(
+        root / "long-id.md",
+        GOOD.replace("---\ntitle", "---\nid: " + "k" * 301 + "\ntitle"),
+    )
+    write(root / "z-good.md", GOOD)
+    result = runner.invoke(args=["import", "markdown", str(root)])
+    assert result.exit_code == 1
+    output = result.output
+    assert "rejected  long-category.md: category: 分类最长 50 个字符。" in output
+    assert "rejected  long-id.md: id is 301 characters long" in output
+    assert "created   z-good.md" in output
+    with app.app_context():
+        keys = db.session.scalars(db.select(Article.import_key)).all()
+        assert keys == ["z-good.md"]
+
+
 def test_import_again_updates_not_duplicates(runner, app, tmp_path):
     root = tmp_path / "reports"
     write(root / "good.md", GOOD)
