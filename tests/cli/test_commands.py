@@ -47,6 +47,14 @@ def test_users_create_reports_bad_role(runner):
     assert "root" in result.output
 
 
+def test_tokens_create_reports_long_label(runner, make_user):
+    make_user("liwen")
+    result = runner.invoke(args=["tokens", "create", "liwen", "--label", "t" * 101])
+    assert result.exit_code == 1
+    assert "令牌说明最长 100 个字符" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_users_create_reports_short_password(runner):
     result = runner.invoke(
         args=["users", "create", "liwen", "--department", "d", "--password-stdin"],
