@@ -100,9 +100,9 @@ def create_token(name, label):
 
     try:
         user = get_user_by_name(db.session, name)
+        token = create(db.session, user, label)
     except KbError as error:
         raise click.ClickException(error.message) from None
-    token = create(db.session, user, label)
     db.session.commit()
     click.echo(
         f"Token for {user.username} (shown once; send it as Authorization: Bearer):"

@@ -1,10 +1,20 @@
-"""Fixtures: a real SQLite file and a real search index per test."""
+"""Fixtures: a real database and a real search index per test.
 
+The database is a SQLite file unless ``KB_TEST_DATABASE_URL`` names a
+PostgreSQL server, for example
+``postgresql+psycopg://postgres@127.0.0.1:55432/postgres``. On PostgreSQL the
+session migrates one template database, and each test gets its own copy
+(``CREATE DATABASE ... TEMPLATE``), dropped when the test ends.
+"""
+
+import itertools
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from kb import create_app
@@ -17,36 +27,153 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = REPO_ROOT.parent / "shared" / "corpus" / "industry-reports"
 
 
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory) -> Path:
-    """Build one database with every migration applied; tests copy it."""
-    folder = tmp_path_factory.mktemp("template")
-    app = create_app({"ENV": "testing", "INSTANCE_PATH": str(folder)})
+TEST_DATABASE_URL = os.environ.get("KB_TEST_DATABASE_URL", "")
+if TEST_DATABASE_URL and not TEST_DATABASE_URL.startswith("postgresql"):
+    raise pytest.UsageError(
+        f"KB_TEST_DATABASE_URL={TEST_DATABASE_URL!r} is not a PostgreSQL URL; use "
+        "postgresql+psycopg://USER@HOST:PORT/DATABASE or leave it unset for SQLite."
+    )
+
+
+def uses_postgres() -> bool:
+    return bool(TEST_DATABASE_URL)
+
+
+class SqliteTemplate:
+    """A migrated SQLite file that each test copies into its instance folder."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def create(self, instance: Path) -> str:
+        shutil.copy(self.path, instance / "kb.sqlite3")
+        return f"sqlite:///{instance / 'kb.sqlite3'}"
+
+    def create_empty(self, instance: Path) -> str:
+        return f"sqlite:///{instance / 'kb.sqlite3'}"
+
+    def drop(self, url: str) -> None:
+        pass
+
+
+class PostgresTemplate:
+    """A migrated PostgreSQL database that each test clones with TEMPLATE.
+
+    Names carry the pytest process id, so two runs against one server do not
+    collide. The maintenance connection runs in autocommit mode, because
+    PostgreSQL does not create or drop databases inside a transaction.
+    """
+
+    def __init__(self, server_url: str):
+        self.server_url = sa.make_url(server_url)
+        self.prefix = f"kb_test_{os.getpid()}"
+        self.name = f"{self.prefix}_template"
+        self.counter = itertools.count(1)
+        self.engine = sa.create_engine(
+            self.server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+        )
+
+    def url_for(self, name: str) -> str:
+        return self.server_url.set(database=name).render_as_string(hide_password=False)
+
+    def create_template(self) -> str:
+        self.drop_database(self.name)
+        self._execute(f'CREATE DATABASE "{self.name}"')
+        return self.url_for(self.name)
+
+    def create(self, instance: Path) -> str:
+        name = f"{self.prefix}_{next(self.counter)}"
+        self.drop_database(name)
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
+        return self.url_for(name)
+
+    def create_empty(self, instance: Path) -> str:
+        name = f"{self.prefix}_{next(self.counter)}"
+        self.drop_database(name)
+        self._execute(f'CREATE DATABASE "{name}"')
+        return self.url_for(name)
+
+    def drop(self, url: str) -> None:
+        self.drop_database(sa.make_url(url).database)
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name`` after ending sessions a test left open on it."""
+        self._execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = :name AND pid <> pg_backend_pid()",
+            name=name,
+        )
+        self._execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    def _execute(self, statement: str, **parameters) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(sa.text(statement), parameters)
+
+
+def _migrate(app) -> None:
     with app.app_context():
         upgrade()
+        db.session.remove()
         db.engine.dispose()
-    return Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory):
+    """Build one database with every migration applied; tests copy it."""
+    folder = tmp_path_factory.mktemp("template")
+    config = {"ENV": "testing", "INSTANCE_PATH": str(folder)}
+    if uses_postgres():
+        template = PostgresTemplate(TEST_DATABASE_URL)
+        config["SQLALCHEMY_DATABASE_URI"] = template.create_template()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("KB_DATABASE_URL", raising=False)
+        app = create_app(config)
+    _migrate(app)
+    if not uses_postgres():
+        uri = app.config["SQLALCHEMY_DATABASE_URI"]
+        yield SqliteTemplate(Path(uri.removeprefix("sqlite:///")))
+        return
+    yield template
+    template.drop_database(template.name)
+    template.engine.dispose()
 
 
 @pytest.fixture
-def app(tmp_path, migrated_db, monkeypatch):
-    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+def database_url(tmp_path, migrated_db, monkeypatch):
+    """Create this test's database from the template and return its URL.
+
+    ``KB_DATABASE_URL`` is set to it too, so every ``create_app`` in the test
+    and the command line interface use the same database.
+    """
     instance = tmp_path / "instance"
     instance.mkdir()
-    shutil.copy(migrated_db, instance / "kb.sqlite3")
-    app = create_app(
-        {
-            "ENV": "testing",
-            "INSTANCE_PATH": str(instance),
-            "SERVER_NAME": HOST,
-        }
-    )
-    yield app
+    url = migrated_db.create(instance)
+    monkeypatch.setenv("KB_DATABASE_URL", url)
+    yield url
+    migrated_db.drop(url)
+
+
+def close_app(app) -> None:
+    """Close the app's database connections and stop its search indexer."""
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
     app.extensions["kb_indexer"].stop_background()
     app.extensions["kb_indexer"].engine.close()
+
+
+@pytest.fixture
+def app(tmp_path, database_url):
+    app = create_app(
+        {
+            "ENV": "testing",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SERVER_NAME": HOST,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+        }
+    )
+    yield app
+    close_app(app)
 
 
 @pytest.fixture

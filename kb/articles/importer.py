@@ -31,7 +31,11 @@ FIELD_LABELS = {
     "industries": "industries",
     "tags": "tags",
     "published_on": "publishedAt",
+    "category": "category",
 }
+
+# Length of Article.import_key, which stores the front matter id or the path.
+IMPORT_KEY_MAX = 300
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,12 @@ def import_file(
     try:
         meta, body = read_file(path)
         key = _text(meta.get("id")) or relative
+        if len(key) > IMPORT_KEY_MAX:
+            source = "id" if _text(meta.get("id")) else "file path"
+            raise ImportRejected(
+                f"{source} is {len(key)} characters long; the maximum is "
+                f"{IMPORT_KEY_MAX}, so shorten it"
+            )
         title = _text(meta.get("title"))
         if not title:
             raise ImportRejected("title is missing from the front matter")

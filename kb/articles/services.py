@@ -31,6 +31,7 @@ TITLE_MAX = 200
 SUMMARY_MAX = 2000
 SOURCE_MAX = 200
 URL_MAX = 500
+CATEGORY_MAX = 50
 # Publication dates outside this range are typing mistakes; before 1901 the
 # Asia/Shanghai zone also has a local-mean-time offset of +08:05:43.
 EARLIEST_PUBLISHED = date(1950, 1, 1)
@@ -120,6 +121,8 @@ def validate(session: Session, data: ArticleInput, body_max: int) -> dict[str, s
         )
     if len(data.source) > SOURCE_MAX:
         errors["source"] = _l("来源最长 %(max)s 个字符。", max=SOURCE_MAX)
+    if len(data.category.strip()) > CATEGORY_MAX:
+        errors["category"] = _l("分类最长 %(max)s 个字符。", max=CATEGORY_MAX)
     url = data.source_url.strip()
     if url and (len(url) > URL_MAX or not URL_RE.match(url)):
         errors["source_url"] = _l(

@@ -25,6 +25,10 @@ _DUMMY_HASH = _hasher.hash("kb-dummy-password")
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 MIN_PASSWORD_LENGTH = 10
+# Lengths of the Department.name, User.display_name and ApiToken.name columns.
+DEPARTMENT_NAME_MAX = 100
+DISPLAY_NAME_MAX = 100
+TOKEN_NAME_MAX = 100
 
 
 def hash_password(password: str) -> str:
@@ -126,6 +130,11 @@ def get_or_create_department(session: Session, name: str) -> Department:
     name = name.strip()
     if not name:
         raise ValidationError("部门不能为空。", field="department")
+    if len(name) > DEPARTMENT_NAME_MAX:
+        raise ValidationError(
+            f"部门名称最长 {DEPARTMENT_NAME_MAX} 个字符，当前 {len(name)} 个。",
+            field="department",
+        )
     department = session.scalar(select(Department).where(Department.name == name))
     if department is None:
         department = Department(name=name)
@@ -225,6 +234,12 @@ def create_user(
         raise ValidationError(
             f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。", field="password"
         )
+    display_name = (display_name or "").strip() or username
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise ValidationError(
+            f"显示名称最长 {DISPLAY_NAME_MAX} 个字符，当前 {len(display_name)} 个。",
+            field="display_name",
+        )
     email = _check_email(email)
     taken = session.scalar(
         select(User.id).where(func.lower(User.username) == username.lower())
@@ -233,7 +248,7 @@ def create_user(
         raise Conflict(f"用户名 {username} 已被使用。", field="username")
     user = User(
         username=username,
-        display_name=(display_name or "").strip() or username,
+        display_name=display_name,
         password_hash=hash_password(password),
         role=role,
         department=get_or_create_department(session, department),
@@ -256,6 +271,11 @@ def get_user_by_name(session: Session, username: str) -> User:
 
 def create_token(session: Session, user: User, name: str) -> str:
     """Create an API token for ``user`` and return it; only its digest is stored."""
+    if len(name) > TOKEN_NAME_MAX:
+        raise ValidationError(
+            f"令牌说明最长 {TOKEN_NAME_MAX} 个字符，当前 {len(name)} 个。",
+            field="name",
+        )
     token = ApiToken.generate()
     session.add(
         ApiToken(user=user, name=name or "api", token_hash=ApiToken.digest(token))

@@ -34,6 +34,10 @@ from kb.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 NAME_MAX = 200
+# Length of Client.name_pinyin. A name of NAME_MAX characters can spell up to
+# six letters each ("zhuang"), so the stored pinyin keeps only its start,
+# which is all the prefix search compares.
+PINYIN_MAX = 800
 BRANCH_MAX = 100
 SEGMENT_MAX = 50
 TEXT_MAX = 5000
@@ -70,7 +74,7 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     text = unicodedata.normalize("NFKC", name)
     initials = "".join(lazy_pinyin(text, style=Style.FIRST_LETTER))
     full = "".join(lazy_pinyin(text, style=Style.NORMAL))
-    return _alnum(initials), _alnum(full)
+    return _alnum(initials), _alnum(full)[:PINYIN_MAX]
 
 
 def _alnum(text: str) -> str:
@@ -207,7 +211,9 @@ def find_clients(session: Session, text: str, limit: int = 20) -> list[Client]:
     if not text:
         return []
     latin = _alnum(text)
-    conditions = [Client.name.contains(text, autoescape=True)]
+    # icontains and istartswith compare lower case on every database, because
+    # LIKE ignores ASCII case on SQLite but not on PostgreSQL.
+    conditions = [Client.name.icontains(text, autoescape=True)]
     if latin and latin == text.lower().replace(" ", ""):
         conditions += [
             Client.name_initials.startswith(latin, autoescape=True),
@@ -217,7 +223,7 @@ def find_clients(session: Session, text: str, limit: int = 20) -> list[Client]:
     # Rank in SQL before the limit, so an exact or prefix match is never cut
     # off by many substring matches.
     exact = or_(Client.name == text, Client.credit_code == latin.upper())
-    prefixes = [Client.name.startswith(text, autoescape=True)]
+    prefixes = [Client.name.istartswith(text, autoescape=True)]
     if latin:
         prefixes += [
             Client.name_initials.startswith(latin, autoescape=True),
@@ -233,7 +239,7 @@ def find_clients(session: Session, text: str, limit: int = 20) -> list[Client]:
 
     def rank(client: Client) -> tuple:
         exact = client.name == text or client.credit_code == latin.upper()
-        prefix = client.name.startswith(text) or (
+        prefix = client.name.lower().startswith(text.lower()) or (
             latin
             and (
                 client.name_initials.startswith(latin)

@@ -134,7 +134,7 @@ class PostRevision(db.Model):
     # version written for one department stays hidden from the others after
     # the post is opened to more readers.
     visibility: Mapped[str] = mapped_column(String(20), default="all")
-    audience_ids: Mapped[str] = mapped_column(String(500), default="")
+    audience_ids: Mapped[str] = mapped_column(Text, default="")
     # None for the first version of an anonymous report.
     edited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

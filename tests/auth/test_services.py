@@ -44,6 +44,49 @@ def test_create_user_rejects_bad_input(app, username, password, role, field):
         assert error.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("department", "display_name", "field"),
+    [
+        ("部" * 101, None, "department"),
+        ("合规部", "名" * 101, "display_name"),
+    ],
+)
+def test_create_user_rejects_long_names(app, department, display_name, field):
+    with app.app_context():
+        with pytest.raises(ValidationError) as error:
+            services.create_user(
+                db.session,
+                "alice",
+                "long-password-1",
+                "staff",
+                department,
+                display_name,
+            )
+        assert error.value.field == field
+        assert "最长 100 个字符" in error.value.message
+
+
+def test_create_user_accepts_longest_names(app):
+    with app.app_context():
+        user = services.create_user(
+            db.session, "alice", "long-password-1", "staff", "部" * 100, "名" * 100
+        )
+        db.session.commit()
+        assert user.department.name == "部" * 100
+        assert user.display_name == "名" * 100
+
+
+def test_create_token_rejects_long_name(app):
+    with app.app_context():
+        user = services.create_user(
+            db.session, "alice", "long-password-1", "staff", "合规部"
+        )
+        with pytest.raises(ValidationError) as error:
+            services.create_token(db.session, user, "t" * 101)
+        assert error.value.field == "name"
+        assert "最长 100 个字符" in error.value.message
+
+
 def test_token_round_trip(app):
     with app.app_context():
         user = services.create_user(

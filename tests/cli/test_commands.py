@@ -47,6 +47,14 @@ def test_users_create_reports_bad_role(runner):
     assert "root" in result.output
 
 
+def test_tokens_create_reports_long_label(runner, make_user):
+    make_user("liwen")
+    result = runner.invoke(args=["tokens", "create", "liwen", "--label", "t" * 101])
+    assert result.exit_code == 1
+    assert "令牌说明最长 100 个字符" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_users_create_reports_short_password(runner):
     result = runner.invoke(
         args=["users", "create", "liwen", "--department", "d", "--password-stdin"],
@@ -147,6 +155,28 @@ def test_import_reports_each_file_and_fails_on_rejects(runner, app, tmp_path):
         articles = db.session.scalars(db.select(Article)).all()
         assert sorted(a.import_key for a in articles) == ["a/good.md", "pv-2"]
         assert {i.code for i in articles[0].industries} == {"38", "44"}
+
+
+def test_import_rejects_overlong_category_and_id(runner, app, tmp_path):
+    root = tmp_path / "reports"
+    write(
+        root / "long-category.md",
+        GOOD.replace("---\ntitle", "---\ncategory: " + "类" * 51 + "\ntitle"),
+    )
+    write(
+        root / "long-id.md",
+        GOOD.replace("---\ntitle", "---\nid: " + "k" * 301 + "\ntitle"),
+    )
+    write(root / "z-good.md", GOOD)
+    result = runner.invoke(args=["import", "markdown", str(root)])
+    assert result.exit_code == 1
+    output = result.output
+    assert "rejected  long-category.md: category: 分类最长 50 个字符。" in output
+    assert "rejected  long-id.md: id is 301 characters long" in output
+    assert "created   z-good.md" in output
+    with app.app_context():
+        keys = db.session.scalars(db.select(Article.import_key)).all()
+        assert keys == ["z-good.md"]
 
 
 def test_import_again_updates_not_duplicates(runner, app, tmp_path):

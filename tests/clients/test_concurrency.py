@@ -1,4 +1,4 @@
-"""Concurrent page views that write (access log, view counts) on one SQLite file."""
+"""Concurrent page views that write (access log, view counts) to one database."""
 
 import http.cookiejar
 import re

@@ -53,6 +53,27 @@ def test_upsert_matches_on_the_credit_code(app):
         assert caught.value.field == "credit_code"
 
 
+def test_long_pinyin_name_is_stored(app):
+    name = "壮" * services.NAME_MAX
+    with app.app_context():
+        client = make_client(name, 14)
+        assert client.name == name
+        assert (
+            client.name_pinyin == ("zhuang" * services.NAME_MAX)[: services.PINYIN_MAX]
+        )
+        assert services.find_clients(db.session, "zhuangzhuang")[0].id == client.id
+
+
+def test_find_by_name_ignores_latin_case(app):
+    with app.app_context():
+        make_client("ABC科技有限公司", 15)
+        make_client("xyz贸易公司", 16)
+        names = lambda text: [c.name for c in services.find_clients(db.session, text)]  # noqa: E731
+        assert names("abc科技") == ["ABC科技有限公司"]
+        assert names("C科技") == ["ABC科技有限公司"]
+        assert names("XYZ贸易") == ["xyz贸易公司"]
+
+
 def test_find_by_name_initials_pinyin_and_code(app):
     with app.app_context():
         bank = make_client("招商银行股份有限公司", 11)

@@ -7,7 +7,13 @@ from kb.auth.models import Department, User
 from kb.errors import NotFound, PermissionDenied, RateLimited
 from kb.extensions import db
 from kb.forum import access, services
-from kb.forum.models import AnonymousReportSlot, Post, Reply, RiskStatusChange
+from kb.forum.models import (
+    AnonymousReportSlot,
+    Post,
+    PostRevision,
+    Reply,
+    RiskStatusChange,
+)
 from tests.forum.conftest import add_reply, write_post
 
 BODY_MAX = 300_000
@@ -258,3 +264,23 @@ def test_admin_cannot_reply_to_a_hidden_post(app, people):
         with pytest.raises(services.FormErrors) as caught:
             services.add_reply(db.session, post, "补充", admin, BODY_MAX)
         assert "恢复显示" in str(caught.value.errors["body_md"])
+
+
+def test_post_for_many_departments_keeps_audience(app, people):
+    # 200 department ids and their commas exceed the former 500-character column.
+    with app.app_context():
+        db.session.add_all(
+            Department(name=f"支行{number:03d}") for number in range(200)
+        )
+        db.session.commit()
+        names = list(db.session.scalars(select(Department.name)))
+    post_id = write_post(app, "corp", visibility="departments", audience=names)
+    with app.app_context():
+        post = db.session.get(Post, post_id)
+        revision = db.session.scalars(
+            select(PostRevision).where(PostRevision.post_id == post_id)
+        ).one()
+        assert len(post.audience) == len(names)
+        stored = sorted(int(value) for value in revision.audience_ids.split(","))
+        assert stored == sorted(department.id for department in post.audience)
+        assert len(revision.audience_ids) > 500

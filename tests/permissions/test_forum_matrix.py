@@ -8,7 +8,6 @@ search snippet or a notification that mentions it gives the post away.
 
 import json
 import re
-import shutil
 from dataclasses import dataclass
 
 import pytest
@@ -25,7 +24,7 @@ from kb.forum.models import Post
 from kb.notifications import services as notifications
 from kb.notifications.digest import collect
 from kb.notifications.models import Notification, Subscription
-from tests.conftest import HOST, PASSWORD, csrf_token, login
+from tests.conftest import HOST, PASSWORD, close_app, csrf_token, login
 
 RISK_DEPARTMENT = "风险管理部"
 TAG = "矩阵"
@@ -246,18 +245,18 @@ def matrix_app(migrated_db, tmp_path_factory):
     """
     instance = tmp_path_factory.mktemp("matrix") / "instance"
     instance.mkdir()
-    shutil.copy(migrated_db, instance / "kb.sqlite3")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("KB_DATABASE_URL", raising=False)
-        app = create_app(
-            {"ENV": "testing", "INSTANCE_PATH": str(instance), "SERVER_NAME": HOST}
-        )
+    url = migrated_db.create(instance)
+    app = create_app(
+        {
+            "ENV": "testing",
+            "INSTANCE_PATH": str(instance),
+            "SERVER_NAME": HOST,
+            "SQLALCHEMY_DATABASE_URI": url,
+        }
+    )
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    app.extensions["kb_indexer"].stop_background()
-    app.extensions["kb_indexer"].engine.close()
+    close_app(app)
+    migrated_db.drop(url)
 
 
 @pytest.fixture(scope="module")
