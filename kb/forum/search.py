@@ -16,7 +16,7 @@ from kb.clients.search import post_client_keywords
 from kb.forum.access import post_acl
 from kb.forum.models import Post, Reply
 from kb.search.documents import SearchDocument
-from kb.search.registry import DocumentSource
+from kb.search.registry import DocumentSource, built_documents, record_loader
 
 
 def _facets(post: Post) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -95,16 +95,6 @@ def reply_document(reply: Reply) -> SearchDocument | None:
     )
 
 
-def _load_post(session: Session, record_id: int) -> SearchDocument | None:
-    post = session.get(Post, record_id)
-    return post_document(post) if post is not None else None
-
-
-def _load_reply(session: Session, record_id: int) -> SearchDocument | None:
-    reply = session.get(Reply, record_id)
-    return reply_document(reply) if reply is not None else None
-
-
 def _iter_posts(session: Session) -> Iterator[SearchDocument]:
     query = (
         select(Post)
@@ -114,29 +104,21 @@ def _iter_posts(session: Session) -> Iterator[SearchDocument]:
             selectinload(Post.audience),
         )
         .order_by(Post.id)
-        .execution_options(yield_per=200)
     )
-    for post in session.scalars(query):
-        document = post_document(post)
-        if document is not None:
-            yield document
+    return built_documents(session, query, post_document)
 
 
 def _iter_replies(session: Session) -> Iterator[SearchDocument]:
-    query = (
-        select(Reply)
-        .options(selectinload(Reply.post))
-        .order_by(Reply.id)
-        .execution_options(yield_per=200)
-    )
-    for reply in session.scalars(query):
-        document = reply_document(reply)
-        if document is not None:
-            yield document
+    query = select(Reply).options(selectinload(Reply.post)).order_by(Reply.id)
+    return built_documents(session, query, reply_document)
 
 
-POST_SOURCE = DocumentSource("post", Post, _load_post, _iter_posts)
-REPLY_SOURCE = DocumentSource("reply", Reply, _load_reply, _iter_replies)
+POST_SOURCE = DocumentSource(
+    "post", Post, record_loader(Post, post_document), _iter_posts
+)
+REPLY_SOURCE = DocumentSource(
+    "reply", Reply, record_loader(Reply, reply_document), _iter_replies
+)
 
 
 def reply_titles(session: Session, reply_ids: list[int]) -> dict[int, str]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from kb.articles.rendering import html_to_text
 from kb.questions.models import Question
 from kb.search.documents import SearchDocument
-from kb.search.registry import DocumentSource
+from kb.search.registry import DocumentSource, built_documents, record_loader
 
 
 def _version(*parts: str) -> str:
@@ -63,11 +63,6 @@ def question_document(question: Question) -> SearchDocument | None:
     )
 
 
-def _load(session: Session, record_id: int) -> SearchDocument | None:
-    question = session.get(Question, record_id)
-    return question_document(question) if question is not None else None
-
-
 def _iter_all(session: Session) -> Iterator[SearchDocument]:
     query = (
         select(Question)
@@ -77,12 +72,10 @@ def _iter_all(session: Session) -> Iterator[SearchDocument]:
             selectinload(Question.skills),
         )
         .order_by(Question.id)
-        .execution_options(yield_per=200)
     )
-    for question in session.scalars(query):
-        document = question_document(question)
-        if document is not None:
-            yield document
+    return built_documents(session, query, question_document)
 
 
-QUESTION_SOURCE = DocumentSource("question", Question, _load, _iter_all)
+QUESTION_SOURCE = DocumentSource(
+    "question", Question, record_loader(Question, question_document), _iter_all
+)

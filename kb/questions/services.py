@@ -19,7 +19,7 @@ from kb.auth.models import User
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.experts.models import Skill
 from kb.forum.models import UsefulMark
-from kb.forum.services import toggle_useful_mark
+from kb.forum.services import FormErrors, toggle_useful_mark
 from kb.notifications.models import Notification
 from kb.questions.models import Answer, Question
 from kb.search import outbox
@@ -43,12 +43,8 @@ STATUS_LABELS = {
 }
 
 
-class QuestionErrors(ValidationError):
-    """Raised with every invalid field at once; ``errors`` maps field to message."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(str(next(iter(errors.values()))), field=next(iter(errors)))
-        self.errors = errors
+class QuestionErrors(FormErrors):
+    """Raised with every invalid field of a question or answer at once."""
 
 
 @dataclass

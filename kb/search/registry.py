@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from kb.search.documents import SearchDocument
@@ -37,3 +38,32 @@ def source_for_model(model: type) -> DocumentSource | None:
         if isinstance(model, type) and issubclass(model, source.model):
             return source
     return None
+
+
+def record_loader(
+    model: type, build: Callable[[object], SearchDocument | None]
+) -> Callable[[Session, int], SearchDocument | None]:
+    """Return a ``load`` that builds the document of one ``model`` row."""
+
+    def load(session: Session, record_id: int) -> SearchDocument | None:
+        record = session.get(model, record_id)
+        return build(record) if record is not None else None
+
+    return load
+
+
+def built_documents(
+    session: Session,
+    query: Select,
+    build: Callable[[object], SearchDocument | None],
+    batch: int = 200,
+) -> Iterator[SearchDocument]:
+    """Yield the documents that ``build`` makes of each row of ``query``.
+
+    Rows are fetched ``batch`` at a time; rows that must not be searchable
+    (``build`` returns None) are skipped.
+    """
+    for record in session.scalars(query.execution_options(yield_per=batch)):
+        document = build(record)
+        if document is not None:
+            yield document

@@ -8,11 +8,11 @@ import hashlib
 from collections.abc import Iterator
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, undefer
 
 from kb.articles.rendering import html_to_text
 from kb.search.documents import SearchDocument
-from kb.search.registry import DocumentSource
+from kb.search.registry import DocumentSource, built_documents, record_loader
 from kb.training.models import Attachment, Course
 
 # Only the start of a long attachment's text goes into the index, to keep the
@@ -89,39 +89,34 @@ def attachment_document(attachment: Attachment) -> SearchDocument:
     )
 
 
-def _load_course(session: Session, record_id: int) -> SearchDocument | None:
-    course = session.get(Course, record_id)
-    return course_document(course) if course is not None else None
-
-
-def _load_attachment(session: Session, record_id: int) -> SearchDocument | None:
-    attachment = session.get(Attachment, record_id)
-    return attachment_document(attachment) if attachment is not None else None
-
-
 def _iter_courses(session: Session) -> Iterator[SearchDocument]:
     query = (
         select(Course)
         .options(selectinload(Course.lessons), selectinload(Course.industries))
         .order_by(Course.id)
-        .execution_options(yield_per=100)
     )
-    for course in session.scalars(query):
-        yield course_document(course)
+    return built_documents(session, query, course_document, batch=100)
 
 
 def _iter_attachments(session: Session) -> Iterator[SearchDocument]:
+    # Small batches: each attachment carries up to 2,000,000 characters of text.
     query = (
         select(Attachment)
-        .options(selectinload(Attachment.course).selectinload(Course.industries))
+        .options(
+            selectinload(Attachment.course).selectinload(Course.industries),
+            undefer(Attachment.text),
+        )
         .order_by(Attachment.id)
-        .execution_options(yield_per=50)
     )
-    for attachment in session.scalars(query):
-        yield attachment_document(attachment)
+    return built_documents(session, query, attachment_document, batch=50)
 
 
-COURSE_SOURCE = DocumentSource("course", Course, _load_course, _iter_courses)
+COURSE_SOURCE = DocumentSource(
+    "course", Course, record_loader(Course, course_document), _iter_courses
+)
 ATTACHMENT_SOURCE = DocumentSource(
-    "attachment", Attachment, _load_attachment, _iter_attachments
+    "attachment",
+    Attachment,
+    record_loader(Attachment, attachment_document),
+    _iter_attachments,
 )
