@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from kb import create_app
+from kb.dbutil import writes_database
 from kb.extensions import db
 
 
@@ -62,6 +63,7 @@ def users():
     "--password-stdin", is_flag=True, help="Read the password from standard input."
 )
 @with_appcontext
+@writes_database
 def create_user(name, role, department, display_name, email, password_stdin):
     """Create the account NAME."""
     from kb.auth.services import create_user as create
@@ -92,6 +94,7 @@ def tokens():
     "--label", default="cli", show_default=True, help="What the token is for."
 )
 @with_appcontext
+@writes_database
 def create_token(name, label):
     """Create an API token for the account NAME; the token is the last line."""
     from kb.auth.services import create_token as create
@@ -120,6 +123,7 @@ def demo():
 
 @demo.command("load")
 @with_appcontext
+@writes_database
 def demo_load():
     """Load demo departments, users and briefs; safe to run again."""
     from kb.demo import load_demo
@@ -141,6 +145,7 @@ def import_group():
     "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @with_appcontext
+@writes_database
 def import_markdown(directory: Path):
     """Import every *.md below DIRECTORY as a brief (created or updated).
 
@@ -199,6 +204,7 @@ def import_markdown(directory: Path):
     "--verbose", is_flag=True, help="Also list created, updated and unchanged rows."
 )
 @with_appcontext
+@writes_database
 def import_clients(file: Path, dry_run: bool, verbose: bool):
     """Create or update clients from a CRM export FILE (.csv or .xlsx).
 
@@ -322,6 +328,7 @@ def digest():
     help="List who would get a digest with how many notifications; send nothing.",
 )
 @with_appcontext
+@writes_database
 def digest_send(dry_run: bool):
     """Mail each person their pending daily notifications in one message.
 
@@ -372,6 +379,7 @@ def questions():
     help="List what would be escalated and to whom; change nothing.",
 )
 @with_appcontext
+@writes_database
 def questions_escalate(dry_run: bool):
     """Send unanswered questions to the next-best experts.
 
