@@ -96,7 +96,8 @@ def test_cli_writers_wait_for_held_lock(app, tmp_path):
     for process in processes:
         process.stdin.write(PASSWORD + "\n")
         process.stdin.flush()
-    # Long enough for both processes to start and reach their first write.
+    # Give both processes time to reach their first write. A process that
+    # starts later meets the held lock all the same.
     time.sleep(4)
     still_waiting = [process.poll() is None for process in processes]
     holder.execute("COMMIT")
