@@ -167,6 +167,15 @@ def damage_format(folder, stored_name):
     return "Backup format 99"
 
 
+def damage_kind(folder, stored_name):
+    def swap_kind(manifest):
+        other = {"sqlite": "postgresql", "postgresql": "sqlite"}
+        manifest["database"] = other[manifest["database"]]
+
+    edit_manifest(folder, swap_kind)
+    return "database, but the target database is"
+
+
 def damage_escape(folder, stored_name):
     def point_outside(manifest):
         manifest["attachments"][0]["name"] = "../../etc/passwd"
@@ -182,6 +191,7 @@ def damage_escape(folder, stored_name):
         damage_checksum,
         damage_revision,
         damage_format,
+        damage_kind,
         damage_escape,
     ],
 )

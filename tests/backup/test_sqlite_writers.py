@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from kb import create_app
 from kb.auth.models import User
 from kb.auth.services import create_user
+from kb.config import ConfigError
 from kb.dbutil import writes_database
 from kb.extensions import db
 from tests.conftest import PASSWORD, uses_postgres
@@ -26,6 +28,13 @@ def test_busy_timeout_follows_setting(app):
     with app.app_context():
         timeout = db.session.scalar(sa.text("PRAGMA busy_timeout"))
     assert timeout == app.config["KB_SQLITE_BUSY_SECONDS"] * 1000
+
+
+def test_busy_seconds_out_of_range(tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_SQLITE_BUSY_SECONDS", "0")
+    with pytest.raises(ConfigError) as raised:
+        create_app({"ENV": "testing", "INSTANCE_PATH": str(tmp_path)})
+    assert "KB_SQLITE_BUSY_SECONDS=0 is out of range" in str(raised.value)
 
 
 def test_two_command_writers_both_commit(app):
