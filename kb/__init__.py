@@ -68,7 +68,7 @@ def _init_extensions(app: Flask) -> None:
         from kb.dbutil import tune_sqlite
 
         with app.app_context():
-            tune_sqlite(db.engine)
+            tune_sqlite(db.engine, app.config["KB_SQLITE_BUSY_SECONDS"])
 
 
 def _init_search(app: Flask) -> None:

@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from kb import create_app
+from kb.dbutil import writes_database
 from kb.extensions import db
 
 
@@ -31,6 +32,8 @@ def register_commands(app) -> None:
     """Add the project's command groups to ``app.cli`` (and so to ``kb``)."""
     for group in (users, tokens, demo, import_group, search, digest, questions):
         app.cli.add_command(group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 # -- users and tokens --------------------------------------------------------
@@ -62,6 +65,7 @@ def users():
     "--password-stdin", is_flag=True, help="Read the password from standard input."
 )
 @with_appcontext
+@writes_database
 def create_user(name, role, department, display_name, email, password_stdin):
     """Create the account NAME."""
     from kb.auth.services import create_user as create
@@ -92,6 +96,7 @@ def tokens():
     "--label", default="cli", show_default=True, help="What the token is for."
 )
 @with_appcontext
+@writes_database
 def create_token(name, label):
     """Create an API token for the account NAME; the token is the last line."""
     from kb.auth.services import create_token as create
@@ -120,6 +125,7 @@ def demo():
 
 @demo.command("load")
 @with_appcontext
+@writes_database
 def demo_load():
     """Load demo departments, users and briefs; safe to run again."""
     from kb.demo import load_demo
@@ -141,6 +147,7 @@ def import_group():
     "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @with_appcontext
+@writes_database
 def import_markdown(directory: Path):
     """Import every *.md below DIRECTORY as a brief (created or updated).
 
@@ -199,6 +206,7 @@ def import_markdown(directory: Path):
     "--verbose", is_flag=True, help="Also list created, updated and unchanged rows."
 )
 @with_appcontext
+@writes_database
 def import_clients(file: Path, dry_run: bool, verbose: bool):
     """Create or update clients from a CRM export FILE (.csv or .xlsx).
 
@@ -322,6 +330,7 @@ def digest():
     help="List who would get a digest with how many notifications; send nothing.",
 )
 @with_appcontext
+@writes_database
 def digest_send(dry_run: bool):
     """Mail each person their pending daily notifications in one message.
 
@@ -372,6 +381,7 @@ def questions():
     help="List what would be escalated and to whom; change nothing.",
 )
 @with_appcontext
+@writes_database
 def questions_escalate(dry_run: bool):
     """Send unanswered questions to the next-best experts.
 
@@ -410,3 +420,70 @@ def questions_escalate(dry_run: bool):
     verb = "Dry run: would escalate" if dry_run else "Escalated"
     escalated = sum(1 for item in results if item.experts)
     click.echo(f"{verb} {escalated} questions; {len(results) - escalated} stalled.")
+
+
+# -- backup and restore ------------------------------------------------------
+
+
+@click.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(directory: Path):
+    """Write a consistent copy of the database and attachments to DIRECTORY.
+
+    DIRECTORY must be new or empty. The copy is taken while the app runs.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb.backup import BackupError, backup
+
+    try:
+        result = backup(directory)
+    except (BackupError, OSError, SQLAlchemyError) as error:
+        click.echo(f"Error: backup failed: {error}", err=True)
+        sys.exit(1)
+    manifest = result.manifest
+    rows = sum(manifest["tables"].values())
+    click.echo(
+        f"Backed up {rows} rows in {len(manifest['tables'])} tables and "
+        f"{len(manifest['attachments'])} attachment files to {directory} "
+        f"(revision {manifest['alembic_revision']})."
+    )
+    for name in result.unreferenced:
+        click.echo(
+            f"Not backed up: attachments/{name} is not referenced by any "
+            "attachment row.",
+            err=True,
+        )
+
+
+@click.command("restore")
+@click.argument(
+    "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the rows of a database that is not empty.",
+)
+@with_appcontext
+@writes_database
+def restore_command(directory: Path, force: bool):
+    """Restore the database and attachments from the backup in DIRECTORY.
+
+    The backup must come from this version of kb (same database revision) and
+    the same database kind. The search index is rebuilt afterwards.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb.backup import BackupError, restore
+
+    try:
+        result = restore(directory, force=force)
+    except (BackupError, OSError, SQLAlchemyError) as error:
+        click.echo(f"Error: restore failed: {error}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Restored {sum(result.tables.values())} rows and {result.files} "
+        f"attachment files; indexed {result.indexed} documents."
+    )

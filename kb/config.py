@@ -72,6 +72,9 @@ class Config:
     KB_EXTRA_WORKDAYS = ""
     # The address pages link to in e-mails, such as https://kb.bank.example
     KB_BASE_URL = "http://127.0.0.1:5000"
+    # Seconds a SQLite writer waits for another writer's lock before it fails
+    # with "database is locked".
+    KB_SQLITE_BUSY_SECONDS = 30
 
 
 class DevelopmentConfig(Config):
@@ -111,6 +114,7 @@ _ENV_SETTINGS = (
     "KB_QUESTION_ESCALATE_DAYS",
     "KB_HOLIDAYS",
     "KB_EXTRA_WORKDAYS",
+    "KB_SQLITE_BUSY_SECONDS",
 )
 
 
@@ -137,6 +141,7 @@ _RANGES = {
     "KB_UPLOAD_MAX_MB": (1, 2048),
     "KB_QUESTION_EXPERTS": (1, 50),
     "KB_QUESTION_ESCALATE_DAYS": (1, 60),
+    "KB_SQLITE_BUSY_SECONDS": (1, 3600),
 }
 
 
