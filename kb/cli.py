@@ -409,8 +409,8 @@ def questions_escalate(dry_run: bool):
                 f"{done} question {question.id}: round {item.round} to {people}"
             )
         else:
-            told = "would notify admins" if dry_run else "admins notified"
-            lines.append(f"question {question.id}: no experts left to ask; {told}")
+            outcome = "would notify admins" if dry_run else "admins notified"
+            lines.append(f"question {question.id}: no experts left to ask; {outcome}")
     if dry_run:
         db.session.rollback()
     else:

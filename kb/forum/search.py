@@ -5,7 +5,6 @@ only ever finds, counts and quotes what the reader may see. Hidden posts and
 replies have no entry at all. No entry names an author.
 """
 
-import hashlib
 from collections.abc import Iterator
 
 from sqlalchemy import select
@@ -15,30 +14,14 @@ from kb.articles.rendering import html_to_text
 from kb.clients.search import post_client_keywords
 from kb.forum.access import post_acl
 from kb.forum.models import Post, Reply
-from kb.search.documents import SearchDocument
+from kb.search.documents import SearchDocument, content_version, industry_facets
 from kb.search.registry import DocumentSource, built_documents, record_loader
 
 
 def _facets(post: Post) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     tags = tuple(tag.name for tag in post.tags)
-    codes = tuple(
-        dict.fromkeys(
-            code
-            for industry in post.industries
-            for code in (industry.code, industry.section_code)
-            if code
-        )
-    )
-    names = tuple(industry.name for industry in post.industries)
+    codes, names = industry_facets(post.industries)
     return tags, codes, names
-
-
-def _version(*parts: str) -> str:
-    digest = hashlib.sha1()
-    for part in parts:
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def post_document(post: Post) -> SearchDocument | None:
@@ -57,7 +40,7 @@ def post_document(post: Post) -> SearchDocument | None:
         body=body,
         url=f"/forum/{post.id}",
         published_at=post.created_at,
-        version=_version(
+        version=content_version(
             post.title, body, post.signal_type, *tags, *codes, *acl, *keywords
         ),
         tags=tags,
@@ -87,7 +70,7 @@ def reply_document(reply: Reply) -> SearchDocument | None:
         body=body,
         url=f"/forum/{post.id}#reply-{reply.id}",
         published_at=reply.created_at,
-        version=_version(body, *tags, *codes, *acl),
+        version=content_version(body, *tags, *codes, *acl),
         tags=tags,
         industry_codes=codes,
         industry_names=names,

@@ -210,7 +210,7 @@ class Escalation:
     """What one escalation run did, or in a dry run would do, to a question.
 
     ``experts`` is empty when nobody was left to ask; ``admins_notified`` then
-    tells whether the admins were told (once per question).
+    says whether the admins were notified (once per question).
     """
 
     question: Question
@@ -258,7 +258,7 @@ def _due_questions(session: Session, calendar: WorkCalendar, days: int, now):
     ]
 
 
-def _admins_told(session: Session, question: Question) -> bool:
+def _admins_notified(session: Session, question: Question) -> bool:
     return (
         session.scalar(
             select(Notification.id)
@@ -310,7 +310,7 @@ def escalate(
                     ",".join(str(c.user.id) for c in candidates),
                 )
             continue
-        if _admins_told(session, question):
+        if _admins_notified(session, question):
             continue
         results.append(Escalation(question, next_round, [], admins_notified=True))
         if not dry_run:
@@ -398,8 +398,9 @@ def queue(
     """Return one page of the questions waiting for ``user``, and the total.
 
     These are open questions routed to the user, plus open questions in the
-    industries and skills the user declared, less those the user answered;
-    questions without an answer from anyone but the asker first, oldest first.
+    industries and skills the user declared, less those the user answered.
+    Questions without an answer from anyone but the asker come first, then
+    the oldest.
     """
     condition = _queue_condition(session, user)
     total = session.scalar(select(func.count(Question.id)).where(condition)) or 0

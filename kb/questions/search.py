@@ -6,7 +6,6 @@ left out. The services queue a question for re-indexing whenever one of its
 answers is added, edited, accepted or hidden.
 """
 
-import hashlib
 from collections.abc import Iterator
 
 from sqlalchemy import select
@@ -14,16 +13,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from kb.articles.rendering import html_to_text
 from kb.questions.models import Question
-from kb.search.documents import SearchDocument
+from kb.search.documents import SearchDocument, content_version, industry_facets
 from kb.search.registry import DocumentSource, built_documents, record_loader
-
-
-def _version(*parts: str) -> str:
-    digest = hashlib.sha1()
-    for part in parts:
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def question_document(question: Question) -> SearchDocument | None:
@@ -36,15 +27,7 @@ def question_document(question: Question) -> SearchDocument | None:
     texts = [html_to_text(question.body_html)]
     texts += [html_to_text(answer.body_html) for answer in answers]
     body = "\n".join(text for text in texts if text)
-    codes = tuple(
-        dict.fromkeys(
-            code
-            for industry in question.industries
-            for code in (industry.code, industry.section_code)
-            if code
-        )
-    )
-    names = tuple(industry.name for industry in question.industries)
+    codes, names = industry_facets(question.industries)
     skills = tuple(skill.name for skill in question.skills)
     return SearchDocument(
         doc_id=f"question:{question.id}",
@@ -55,7 +38,7 @@ def question_document(question: Question) -> SearchDocument | None:
         body=body,
         url=f"/questions/{question.id}",
         published_at=question.created_at,
-        version=_version(question.title, body, *codes, *names, *skills),
+        version=content_version(question.title, body, *codes, *names, *skills),
         industry_codes=codes,
         industry_names=names,
         acl=("all",),

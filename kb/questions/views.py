@@ -93,7 +93,7 @@ def index():
 def _filtered_questions():
     """Build the list query from the request's filters.
 
-    Returns the query, the filters for the template (``args`` holds those to
+    Returns the query, the filters for the template (``args`` contains those to
     keep in page links) and a message per invalid filter, which is ignored.
     """
     errors = []

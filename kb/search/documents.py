@@ -1,5 +1,7 @@
 """The records that pass between the application and the search engine."""
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -59,3 +61,30 @@ class SearchPage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def content_version(*parts: str) -> str:
+    """Return a digest of ``parts``, so an entry is rewritten only when they change."""
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def industry_facets(industries: Iterable) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the industry codes and names to index for tagged ``industries``.
+
+    A division also brings its section (门类) code, so a filter on the
+    section finds it.
+    """
+    industries = list(industries)
+    codes = tuple(
+        dict.fromkeys(
+            code
+            for industry in industries
+            for code in (industry.code, industry.section_code)
+            if code
+        )
+    )
+    return codes, tuple(industry.name for industry in industries)

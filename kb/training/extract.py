@@ -25,8 +25,11 @@ OOXML_MAIN_PARTS = {
 ZIP_MAX_MEMBERS = 10_000
 ZIP_MAX_UNCOMPRESSED = 256 * 1024 * 1024
 # The Office libraries build an XML tree in memory, about 60 bytes per byte
-# of XML, so each XML part is limited on its own. Real parts compress about
-# 5-20 to 1; a part over 1 MB packed far tighter is filler, not text.
+# of XML (measured), so each XML part is limited on its own. Real parts
+# compress roughly 5-20 to 1 (an estimate), so a part over 1 MB packed far
+# tighter is filler, not text.
+# NOTE: at that ratio a part just under the limit may still take about 1 GB
+# while parsed (an estimate); extraction runs inside the web process.
 ZIP_MAX_XML_PART = 16 * 1024 * 1024
 ZIP_MAX_RATIO = 100
 ZIP_RATIO_FROM = 1024 * 1024

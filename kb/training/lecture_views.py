@@ -26,10 +26,7 @@ from kb.web import parse_id
 
 
 def _lecture_or_404(lecture_id: int) -> Lecture:
-    lecture = db.session.get(Lecture, lecture_id)
-    if lecture is None:
-        abort(404)
-    return lecture
+    return db.get_or_404(Lecture, lecture_id)
 
 
 def _require_manager(lecture: Lecture) -> None:

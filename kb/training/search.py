@@ -4,42 +4,19 @@ Every signed-in member of staff may read courses, so both kinds of document
 carry the audience token "all".
 """
 
-import hashlib
 from collections.abc import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, undefer
 
 from kb.articles.rendering import html_to_text
-from kb.search.documents import SearchDocument
+from kb.search.documents import SearchDocument, content_version, industry_facets
 from kb.search.registry import DocumentSource, built_documents, record_loader
 from kb.training.models import Attachment, Course
 
 # Only the start of a long attachment's text goes into the index, to keep the
 # index small; the stored text is longer.
 ATTACHMENT_INDEX_CHARS = 200_000
-
-
-def _industry_facets(course: Course) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    # A division also matches a filter on its section (门类).
-    codes = tuple(
-        dict.fromkeys(
-            code
-            for industry in course.industries
-            for code in (industry.code, industry.section_code)
-            if code
-        )
-    )
-    names = tuple(industry.name for industry in course.industries)
-    return codes, names
-
-
-def _version(*parts: str) -> str:
-    digest = hashlib.sha1()
-    for part in parts:
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def course_document(course: Course) -> SearchDocument:
@@ -50,7 +27,7 @@ def course_document(course: Course) -> SearchDocument:
         lesson_texts.append(lesson.title)
         lesson_texts.append(html_to_text(lesson.body_html))
     body = "\n".join([description, *lesson_texts]).strip()
-    codes, names = _industry_facets(course)
+    codes, names = industry_facets(course.industries)
     return SearchDocument(
         doc_id=f"course:{course.id}",
         type="course",
@@ -60,7 +37,7 @@ def course_document(course: Course) -> SearchDocument:
         body=body,
         url=f"/training/courses/{course.id}",
         published_at=course.created_at,
-        version=_version(course.title, body, *codes),
+        version=content_version(course.title, body, *codes),
         industry_codes=codes,
         industry_names=names,
         acl=("all",),
@@ -72,7 +49,7 @@ def attachment_document(attachment: Attachment) -> SearchDocument:
     course = attachment.course
     body = (attachment.text or "")[:ATTACHMENT_INDEX_CHARS]
     summary = f"课程：{course.title}"
-    codes, names = _industry_facets(course)
+    codes, names = industry_facets(course.industries)
     return SearchDocument(
         doc_id=f"attachment:{attachment.id}",
         type="attachment",
@@ -82,7 +59,7 @@ def attachment_document(attachment: Attachment) -> SearchDocument:
         body=body,
         url=f"/training/courses/{course.id}#attachment-{attachment.id}",
         published_at=attachment.created_at,
-        version=_version(attachment.original_name, summary, body, *codes),
+        version=content_version(attachment.original_name, summary, body, *codes),
         industry_codes=codes,
         industry_names=names,
         acl=("all",),

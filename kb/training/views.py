@@ -66,17 +66,11 @@ def _require_author() -> None:
 
 
 def _course_or_404(course_id: int) -> Course:
-    course = db.session.get(Course, course_id)
-    if course is None:
-        abort(404)
-    return course
+    return db.get_or_404(Course, course_id)
 
 
 def _lesson_or_404(lesson_id: int) -> Lesson:
-    lesson = db.session.get(Lesson, lesson_id)
-    if lesson is None:
-        abort(404)
-    return lesson
+    return db.get_or_404(Lesson, lesson_id)
 
 
 def _require_course_editor(course: Course) -> None:

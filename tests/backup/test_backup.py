@@ -226,10 +226,10 @@ def test_restore_requires_force_for_used_database(app, filled, tmp_path):
         db.session.commit()
     after_edit = table_counts(app)
 
-    refused = run_restore(app, folder)
-    assert refused.exit_code == 1
-    assert "Target database is not empty" in refused.output
-    assert "--force" in refused.output
+    rejected = run_restore(app, folder)
+    assert rejected.exit_code == 1
+    assert "Target database is not empty" in rejected.output
+    assert "--force" in rejected.output
     assert table_counts(app) == after_edit
 
     forced = run_restore(app, folder, "--force")
