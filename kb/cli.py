@@ -34,6 +34,7 @@ def register_commands(app) -> None:
         app.cli.add_command(group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(serve_command)
 
 
 # -- users and tokens --------------------------------------------------------
@@ -487,3 +488,43 @@ def restore_command(directory: Path, force: bool):
         f"Restored {sum(result.tables.values())} rows and {result.files} "
         f"attachment files; indexed {result.indexed} documents."
     )
+
+
+# -- serving -----------------------------------------------------------------
+
+
+@click.command("serve")
+@click.option(
+    "--bind", default=None, help="Address and port [KB_BIND, 127.0.0.1:8000]."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes [KB_WORKERS, twice the CPU count plus one].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Threads per worker [KB_THREADS, 4].",
+)
+def serve_command(bind: str | None, workers: int | None, threads: int | None):
+    """Serve the application with gunicorn and several worker processes.
+
+    The settings are in kb/gunicorn_config.py; options override them. Run
+    `kb db upgrade` first. Further gunicorn options can be given in
+    GUNICORN_CMD_ARGS.
+    """
+    import os
+
+    args = [sys.executable, "-m", "gunicorn", "-c", "python:kb.gunicorn_config"]
+    if bind:
+        args += ["--bind", bind]
+    if workers:
+        args += ["--workers", str(workers)]
+    if threads:
+        args += ["--threads", str(threads)]
+    args.append("kb:create_app()")
+    sys.stdout.flush()
+    os.execv(sys.executable, args)
