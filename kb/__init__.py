@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kb.config import build_config
 
@@ -27,6 +28,11 @@ def create_app(config: dict | None = None) -> Flask:
     from kb import logs
 
     logs.configure(app)
+    if app.config["KB_PROXY_HOPS"]:
+        # Behind a load balancer the client's address and scheme arrive in
+        # X-Forwarded-For and X-Forwarded-Proto; trust only that many hops.
+        hops = app.config["KB_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     _init_extensions(app)
     _init_search(app)
 

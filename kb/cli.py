@@ -1,5 +1,6 @@
 """The ``kb`` command line: a Flask CLI group with the project's commands."""
 
+import logging
 import sys
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from kb import create_app
 from kb.dbutil import writes_database
 from kb.extensions import db
+
+logger = logging.getLogger(__name__)
 
 
 def _create_app():
@@ -290,6 +293,49 @@ def search_sync():
 
     count = get_indexer().apply_pending()
     click.echo(f"Applied {count} pending changes.")
+
+
+@search.command("follow")
+@click.option(
+    "--interval",
+    type=click.IntRange(1, 300),
+    default=None,
+    help="Seconds between looks at the outbox [KB_SEARCH_POLL_SECONDS].",
+)
+@with_appcontext
+def search_follow(interval: int | None):
+    """Keep this host's index in step with the outbox until stopped.
+
+    For a host whose web workers run with KB_SEARCH_BACKGROUND=false, or a
+    host that only answers searches. Stops on SIGTERM or Ctrl-C; a failure
+    (such as the database being away) is logged and retried.
+    """
+    import signal
+    import threading
+
+    from kb.search.service import get_indexer
+
+    indexer = get_indexer()
+    interval = interval or current_app.config["KB_SEARCH_POLL_SECONDS"]
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(
+        f"Following the outbox into {indexer.index_dir} every {interval} s "
+        f"from entry {indexer.applied_seq()}."
+    )
+    while not stop.is_set():
+        try:
+            count = indexer.apply_pending()
+        except Exception:
+            logger.exception("Applying the search outbox failed")
+        else:
+            if count:
+                click.echo(
+                    f"Applied {count} changes, up to entry {indexer.applied_seq()}."
+                )
+        stop.wait(interval)
+    click.echo("Stopped.")
 
 
 @search.command("check")

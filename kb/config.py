@@ -39,6 +39,13 @@ class Config:
     # requests never wait for an index commit. When False, every commit that
     # wrote to the outbox applies it before returning (tests, CLI).
     KB_SEARCH_BACKGROUND = True
+    # Seconds between two looks at the outbox for entries written by other
+    # processes and hosts: the longest a new document takes to become
+    # searchable on a host other than the one that accepted it.
+    KB_SEARCH_POLL_SECONDS = 2
+    # Seconds a missing outbox number is awaited before it is taken for a
+    # rolled-back transaction (PostgreSQL numbers entries before commit).
+    KB_SEARCH_GAP_SECONDS = 3600
     # Anonymous risk reports allowed bank-wide per hour, and per browser session
     # (counted in the signed session cookie, never on the server).
     KB_ANON_REPORTS_PER_HOUR = 30
@@ -75,6 +82,9 @@ class Config:
     # Seconds a SQLite writer waits for another writer's lock before it fails
     # with "database is locked".
     KB_SQLITE_BUSY_SECONDS = 30
+    # Reverse proxies or load balancers in front of the app whose
+    # X-Forwarded-For and X-Forwarded-Proto headers are trusted; 0 trusts none.
+    KB_PROXY_HOPS = 0
 
 
 class DevelopmentConfig(Config):
@@ -115,6 +125,10 @@ _ENV_SETTINGS = (
     "KB_HOLIDAYS",
     "KB_EXTRA_WORKDAYS",
     "KB_SQLITE_BUSY_SECONDS",
+    "KB_SEARCH_BACKGROUND",
+    "KB_SEARCH_POLL_SECONDS",
+    "KB_SEARCH_GAP_SECONDS",
+    "KB_PROXY_HOPS",
 )
 
 
@@ -142,6 +156,9 @@ _RANGES = {
     "KB_QUESTION_EXPERTS": (1, 50),
     "KB_QUESTION_ESCALATE_DAYS": (1, 60),
     "KB_SQLITE_BUSY_SECONDS": (1, 3600),
+    "KB_SEARCH_POLL_SECONDS": (1, 300),
+    "KB_SEARCH_GAP_SECONDS": (60, 7 * 24 * 3600),
+    "KB_PROXY_HOPS": (0, 5),
 }
 
 
@@ -173,7 +190,11 @@ def build_config(overrides: dict | None = None) -> dict:
     settings["BABEL_TRANSLATION_DIRECTORIES"] = str(
         Path(__file__).resolve().parent / "translations"
     )
-    settings["KB_INDEX_DIR"] = str(instance_path / "search-index")
+    # Each host keeps its own index; with several hosts sharing an instance
+    # folder over the network, point this at a local disk.
+    settings["KB_INDEX_DIR"] = os.environ.get(
+        "KB_INDEX_DIR", str(instance_path / "search-index")
+    )
     settings["KB_JIEBA_CACHE"] = str(instance_path / "jieba.cache")
     settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
         "KB_DATABASE_URL", f"sqlite:///{instance_path / 'kb.sqlite3'}"

@@ -1,9 +1,11 @@
 """Apply the search outbox to this host's index and rebuild or check the index."""
 
 import fcntl
+import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +21,42 @@ from kb.search.registry import SOURCES
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+# Outbox entries looked up by seq in one query.
+GAP_QUERY_SIZE = 500
+# Outbox numbers below the reindex position checked for late commits.
+REINDEX_GAP_WINDOW = 1000
+
+
+@dataclass
+class Position:
+    """How far one index folder has followed the outbox.
+
+    ``seq`` is the highest entry applied. ``gaps`` holds the numbers below it
+    that were missing when the entries around them were applied, with the
+    time (seconds since the epoch) they were first missed. On PostgreSQL a
+    transaction takes its numbers when it writes and may commit after a later
+    one, so a gap can still fill; a gap whose transaction rolled back never
+    does, and is forgotten after the gap timeout.
+    """
+
+    seq: int = 0
+    gaps: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> "Position":
+        text = text.strip()
+        if not text:
+            return cls()
+        if text.isdigit():
+            # Written by an earlier version: a bare number.
+            return cls(int(text))
+        data = json.loads(text)
+        gaps = {int(seq): float(seen) for seq, seen in data.get("gaps", {}).items()}
+        return cls(int(data["seq"]), gaps)
+
+    def dump(self) -> str:
+        gaps = {str(seq): seen for seq, seen in sorted(self.gaps.items())}
+        return json.dumps({"seq": self.seq, "gaps": gaps})
 
 
 @dataclass
@@ -38,9 +76,11 @@ class Indexer:
     """Keeps one index folder in step with the database through the outbox.
 
     Only one process applies the outbox to a folder at a time (an exclusive
-    ``flock`` on a file in the folder); the others wait for it. The last
-    applied ``seq`` is kept in the folder, so re-applying after a crash is
-    harmless: every entry is re-read from the database and written by id.
+    ``flock`` on a file in the folder); the others wait for it. The position
+    (the last applied ``seq`` and any numbers still missing below it) is kept
+    in the folder, so each host's folder follows the one outbox on its own.
+    Re-applying after a crash is harmless: every entry is re-read from the
+    database and written by id.
     """
 
     def __init__(
@@ -48,7 +88,8 @@ class Indexer:
         engine: SearchEngine,
         index_dir: str,
         session_factory,
-        poll_seconds: float = 5.0,
+        poll_seconds: float = 2.0,
+        gap_seconds: float = 3600.0,
     ):
         self.engine = engine
         self.index_dir = Path(index_dir)
@@ -61,18 +102,33 @@ class Indexer:
         self.is_deferred = False
         # Other processes write to the outbox too; poll for their entries.
         self.poll_seconds = poll_seconds
+        # How long a missing seq may still be filled by a slow transaction.
+        self.gap_seconds = gap_seconds
 
     # -- applied position ---------------------------------------------------
 
-    def applied_seq(self) -> int:
+    def position(self) -> Position:
         try:
-            return int(self._seq_file.read_text().strip() or 0)
+            text = self._seq_file.read_text()
         except FileNotFoundError:
-            return 0
+            return Position()
+        try:
+            return Position.parse(text)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # Starting again from 0 re-applies the whole outbox: slow, but
+            # it loses nothing.
+            logger.warning("Unreadable %s; applying the outbox from the start", text)
+            return Position()
 
-    def _store_seq(self, seq: int) -> None:
+    def applied_seq(self) -> int:
+        return self.position().seq
+
+    def _store_position(self, position: Position) -> None:
         tmp = self._seq_file.with_suffix(".tmp")
-        tmp.write_text(str(seq))
+        with open(tmp, "w") as handle:
+            handle.write(position.dump())
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, self._seq_file)
 
     @contextmanager
@@ -97,26 +153,73 @@ class Indexer:
             self.is_deferred = previous
 
     def apply_pending(self) -> int:
-        """Apply every outbox entry after the stored position; return how many."""
+        """Apply every outbox entry not applied to this folder; return how many.
+
+        Entries are read in ``seq`` order after the stored position, plus the
+        entries that have since filled a gap below it. The index is written
+        before the position moves, so a crash between the two re-applies
+        entries rather than skipping them.
+        """
         applied = 0
         with self._exclusive(), self.session_factory() as session:
+            position = self.position()
+            filled = self._filled_gaps(session, position)
             while True:
-                start = self.applied_seq()
                 rows = session.execute(
-                    select(
-                        SearchOutbox.seq, SearchOutbox.doc_type, SearchOutbox.record_id
-                    )
-                    .where(SearchOutbox.seq > start)
+                    self._entries()
+                    .where(SearchOutbox.seq > position.seq)
                     .order_by(SearchOutbox.seq)
                     .limit(BATCH_SIZE)
                 ).all()
+                rows = filled + rows
+                filled = []
+                self._forget_old_gaps(position)
                 if not rows:
+                    self._store_position(position)
                     return applied
                 keys = {(row.doc_type, row.record_id) for row in rows}
                 self._write_records(session, keys)
-                self._store_seq(rows[-1].seq)
+                self._advance(position, [row.seq for row in rows])
+                self._store_position(position)
                 applied += len(rows)
                 session.rollback()
+
+    @staticmethod
+    def _entries():
+        return select(SearchOutbox.seq, SearchOutbox.doc_type, SearchOutbox.record_id)
+
+    def _filled_gaps(self, session: Session, position: Position) -> list:
+        gaps = sorted(position.gaps)
+        rows = []
+        for start in range(0, len(gaps), GAP_QUERY_SIZE):
+            chunk = gaps[start : start + GAP_QUERY_SIZE]
+            rows += session.execute(
+                self._entries().where(SearchOutbox.seq.in_(chunk))
+            ).all()
+        return rows
+
+    @staticmethod
+    def _advance(position: Position, seqs: list[int]) -> None:
+        now = time.time()
+        for seq in seqs:
+            position.gaps.pop(seq, None)
+        for seq in sorted(s for s in seqs if s > position.seq):
+            for missing in range(position.seq + 1, seq):
+                position.gaps.setdefault(missing, now)
+            position.seq = seq
+
+    def _forget_old_gaps(self, position: Position) -> None:
+        deadline = time.time() - self.gap_seconds
+        expired = sorted(seq for seq, seen in position.gaps.items() if seen < deadline)
+        for seq in expired:
+            del position.gaps[seq]
+        if expired:
+            logger.info(
+                "No outbox entry %s appeared within %d seconds; its transaction "
+                "rolled back",
+                ", ".join(map(str, expired[:20])),
+                self.gap_seconds,
+            )
 
     def _write_records(self, session: Session, keys: set[tuple[str, int]]) -> None:
         upserts, deletes = [], []
@@ -156,11 +259,27 @@ class Indexer:
             written.update(d.doc_id for d in batch)
             extra = sorted(set(self.engine.versions()) - written)
             self.engine.write([], extra)
-            self._store_seq(last_seq)
+            self._store_position(self._position_after_reindex(session, last_seq))
         logger.info(
             "Rewrote %d search documents and removed %d", len(written), len(extra)
         )
         return len(written)
+
+    def _position_after_reindex(self, session: Session, last_seq: int) -> Position:
+        """The position at ``last_seq``, with the recent numbers still missing.
+
+        A transaction that took one of those numbers may commit after the
+        rewrite read its table; keeping the number as a gap applies it then.
+        """
+        low = max(1, last_seq - REINDEX_GAP_WINDOW)
+        present = set(
+            session.scalars(
+                select(SearchOutbox.seq).where(SearchOutbox.seq.between(low, last_seq))
+            )
+        )
+        now = time.time()
+        gaps = {seq: now for seq in range(low, last_seq + 1) if seq not in present}
+        return Position(last_seq, gaps)
 
     def check(self) -> CheckReport:
         """Compare every searchable record with its index entry."""

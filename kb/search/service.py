@@ -47,7 +47,13 @@ def init_search(app: Flask) -> None:
     engine = SearchEngine(app.config["KB_INDEX_DIR"], app.config["KB_JIEBA_CACHE"])
     with app.app_context():
         factory = sessionmaker(bind=db.engine)
-    indexer = Indexer(engine, app.config["KB_INDEX_DIR"], factory)
+    indexer = Indexer(
+        engine,
+        app.config["KB_INDEX_DIR"],
+        factory,
+        poll_seconds=app.config["KB_SEARCH_POLL_SECONDS"],
+        gap_seconds=app.config["KB_SEARCH_GAP_SECONDS"],
+    )
     app.extensions["kb_indexer"] = indexer
     if not _outbox_installed:
         outbox.install(Session, _on_outbox_commit)

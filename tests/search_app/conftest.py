@@ -1,0 +1,3 @@
+"""Fixtures shared by the search application tests."""
+
+from tests.forum.conftest import people  # noqa: F401
