@@ -19,12 +19,12 @@ def proxied_app(tmp_path, database_url):
                 "KB_LOGIN_MAX_FAILURES_ADDRESS": 2,
             }
         )
-        made.append(app)
+        apps.append(app)
         return app
 
-    made = []
+    apps = []
     yield make
-    for app in made:
+    for app in apps:
         close_app(app)
 
 
