@@ -44,5 +44,9 @@ errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
-def worker_int(worker):
-    worker.log.info("Worker %s interrupted", worker.pid)
+def worker_exit(server, worker):
+    """Let the search thread finish its batch before a worker exits."""
+    app = getattr(worker, "wsgi", None)
+    extensions = getattr(app, "extensions", {})
+    if "kb_indexer" in extensions:
+        extensions["kb_indexer"].stop_background(timeout=graceful_timeout)
