@@ -39,6 +39,9 @@ class Config:
     # requests never wait for an index commit. When False, every commit that
     # wrote to the outbox applies it before returning (tests, CLI).
     KB_SEARCH_BACKGROUND = True
+    # True when a separate `kb search follow` process keeps this host's index,
+    # so web workers neither apply the outbox nor run the background thread.
+    KB_SEARCH_FOLLOWER = False
     # Seconds between two looks at the outbox for entries written by other
     # processes and hosts: the longest a new document takes to become
     # searchable on a host other than the one that accepted it.
@@ -125,7 +128,7 @@ _ENV_SETTINGS = (
     "KB_HOLIDAYS",
     "KB_EXTRA_WORKDAYS",
     "KB_SQLITE_BUSY_SECONDS",
-    "KB_SEARCH_BACKGROUND",
+    "KB_SEARCH_FOLLOWER",
     "KB_SEARCH_POLL_SECONDS",
     "KB_SEARCH_GAP_SECONDS",
     "KB_PROXY_HOPS",

@@ -61,6 +61,8 @@ def init_search(app: Flask) -> None:
 
     @app.before_request
     def start_indexer_thread():
+        if app.config["KB_SEARCH_FOLLOWER"]:
+            return
         if app.config["KB_SEARCH_BACKGROUND"] and indexer._thread is None:
             indexer.start_background()
             # Apply what an earlier process committed but did not index.
@@ -77,11 +79,19 @@ def _on_outbox_commit() -> None:
     indexer = get_indexer()
     if indexer.is_deferred:
         return
-    if current_app.config["KB_SEARCH_BACKGROUND"] and has_request_context():
+    config = current_app.config
+    if has_request_context() and config["KB_SEARCH_FOLLOWER"]:
+        return
+    if config["KB_SEARCH_BACKGROUND"] and has_request_context():
         indexer.start_background()
         indexer.notify()
-    else:
+        return
+    try:
         indexer.apply_pending()
+    except Exception:
+        # The data is committed and the entries stay in the outbox, so the
+        # next commit, poll or `kb search sync` applies them.
+        logger.exception("Applying the search outbox after a commit failed")
 
 
 @dataclass(frozen=True)
