@@ -1,11 +1,13 @@
 """The project's exceptions and the one place that turns errors into responses."""
 
 import logging
+import sqlite3
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from kb.extensions import db
@@ -73,7 +75,22 @@ ERROR_TITLES = {
     413: _l("提交的内容过大"),
     429: _l("尝试次数过多"),
     500: _l("服务器内部错误"),
+    503: _l("系统繁忙"),
 }
+
+# PostgreSQL error codes of a transaction that lost to a concurrent one:
+# serialization failure, deadlock detected, lock not available.
+_CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}
+BUSY_RETRY_SECONDS = 5
+
+
+def is_contention(error: OperationalError) -> bool:
+    """Tell whether the database gave up waiting for another transaction."""
+    original = error.orig
+    if isinstance(original, sqlite3.OperationalError):
+        text = str(original)
+        return "database is locked" in text or "database is busy" in text
+    return getattr(original, "sqlstate", None) in _CONTENTION_SQLSTATES
 
 
 def wants_json() -> bool:
@@ -131,6 +148,24 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, RateLimited):
             response = app.make_response(response)
             response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    @app.errorhandler(OperationalError)
+    def handle_database_busy(error: OperationalError):
+        if not is_contention(error):
+            return handle_unexpected(error)
+        db.session.rollback()
+        # The error page reads only: waiting for the write lock again would
+        # fail the same way.
+        g.kb_writes = False
+        logger.warning(
+            "Database busy on %s %s: %s", request.method, request.path, error.orig
+        )
+        message = _(
+            "系统繁忙，内容未保存。请稍后重新提交，返回上一页可找回填写的内容。"
+        )
+        response = app.make_response(error_response(503, "busy", message))
+        response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
         return response
 
     @app.errorhandler(Exception)

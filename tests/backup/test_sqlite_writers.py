@@ -120,3 +120,46 @@ def test_cli_writers_wait_for_held_lock(app, tmp_path):
     with app.app_context():
         names = set(db.session.scalars(sa.select(User.username)))
     assert {"process_one", "process_two"} <= names
+
+
+def test_lock_held_past_the_wait_gives_busy_page(tmp_path, database_url, make_user):
+    """A writer that waits longer than the setting gets a 503, not a 500."""
+    from tests.conftest import HOST, close_app, csrf_token, login
+
+    app = create_app(
+        {
+            "ENV": "testing",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SERVER_NAME": HOST,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "KB_SQLITE_BUSY_SECONDS": 1,
+        }
+    )
+    make_user("manager")
+    client = app.test_client()
+    assert login(client).status_code == 302
+    token = csrf_token(client, "/forum/new")
+    database = database_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = client.post(
+            "/forum/new",
+            data={
+                "csrf_token": token,
+                "signal_type": "market",
+                "visibility": "all",
+                "title": "锁等待超时的帖子",
+                "body_md": "正文",
+            },
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    page = response.get_data(as_text=True)
+    close_app(app)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "系统繁忙，内容未保存" in page
+    assert "Traceback" not in page
+    assert "database is locked" not in page
