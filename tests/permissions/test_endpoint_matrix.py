@@ -9,8 +9,8 @@ functions, so a mistake in those functions fails here. A new endpoint fails
 POST rows carry a valid CSRF token and the smallest body that succeeds, so an
 allowed reader gets the success status (mostly a redirect) and a refused one
 gets 403, 404 or the redirect to the sign-in page. A few rows send a body
-that fails validation instead; they say so, and their 400 shows that the
-request got past the permission check. The forum's own table in
+that fails validation instead. A comment marks each, and their 400 shows
+that the request got past the permission check. The forum's own table in
 ``test_forum_matrix.py`` checks in depth who sees which post on every path.
 This one checks every endpoint once or twice.
 """
@@ -42,8 +42,8 @@ from tests.clients.factories import make_client
 from tests.conftest import HOST, PASSWORD, close_app, csrf_token, login
 from tests.training.documents import make_pdf
 
-# Readers, in the column order of TABLE. "disabled" signed in and then lost
-# their account, so their session cookie and their API token must stop working.
+# Readers, in the column order of TABLE. "disabled" signed in and was then
+# deactivated, so their session cookie and their API token must stop working.
 READERS = (
     "anonymous",
     "corp",
@@ -179,7 +179,7 @@ TABLE = [
     Row("api.person", "GET", "/api/v1/people/{user_disabled}",
         (401,  404,  404,  404,  404,  404,  404,  404, 401)),
 
-    # -- briefs: every signed-in reader; the author and admins edit ---------
+    # -- briefs: every signed-in reader reads, the author and admins edit -----
     Row("articles.index", "GET", "/briefs/",
         (L,    200,  200,  200,  200,  200,  200,  200, L)),
     Row("articles.show", "GET", "/briefs/{brief}",
@@ -201,7 +201,7 @@ TABLE = [
         (L,    302,  302,  302,  302,  302,  302,  302, L),
         BRIEF_FIELDS),
 
-    # -- forum: who sees a post decides; the author and admins edit ---------
+    # -- forum: the post's visibility decides, the author and admins edit ----
     Row("forum.index", "GET", "/forum/",
         (L,    200,  200,  200,  200,  200,  200,  200, L)),
     Row("forum.show", "GET", "/forum/{post_all}",
@@ -325,7 +325,7 @@ TABLE = [
         (L,    302,  302,  302,  302,  302,  302,  302, L),
         {"headline": "", "bio_md": ""}),
 
-    # -- questions: hidden ones are for admins; the asker and admins manage --
+    # -- questions: hidden ones are for admins, the asker and admins manage --
     Row("questions.index", "GET", "/questions/",
         (L,    200,  200,  200,  200,  200,  200,  200, L)),
     Row("questions.queue", "GET", "/questions/queue",
@@ -386,7 +386,7 @@ TABLE = [
     Row("search.search", "GET", "/search/?q=钢材",
         (L,    200,  200,  200,  200,  200,  200,  200, L)),
 
-    # -- training: everyone reads; experts write; the author and admins edit -
+    # -- training: everyone reads, experts write, the author and admins edit -
     Row("training.index", "GET", "/training/",
         (L,    200,  200,  200,  200,  200,  200,  200, L)),
     Row("training.show_course", "GET", "/training/courses/{course}",
@@ -543,7 +543,7 @@ def _write_post(body_max: int, author: User | None, **fields) -> forum.Post:
 
 
 def _create_forum(app: Flask) -> dict[str, Any]:
-    """Write a post of each visibility and two replies; hide one post."""
+    """Write a post of each visibility and two replies, then hide one post."""
     body_max = app.config["KB_BODY_MAX_CHARS"]
     with app.app_context():
         corp, corp2, admin = _user("corp"), _user("corp2"), _user("admin")
@@ -667,9 +667,9 @@ def _create_content(app: Flask) -> dict[str, Any]:
 
 
 def _create_spares(app: Flask, ids: dict, expert: FlaskClient) -> dict:
-    """Objects that an allowed reader deletes or changes: a copy per allowed reader.
+    """Create the objects that allowed readers delete or change, a copy each.
 
-    The copy "others" is for every refused reader, see ``Row``.
+    Every refused reader gets the copy "others", see ``Row``.
     """
     body_max = app.config["KB_BODY_MAX_CHARS"]
     spares: dict[str, dict[str, Any]] = {
@@ -717,7 +717,7 @@ def _create_spares(app: Flask, ids: dict, expert: FlaskClient) -> dict:
 
 
 def _upload_attachment(expert: FlaskClient, course_id: int, lesson_id="") -> int:
-    """Upload a PDF to the course as its expert author; return the attachment id."""
+    """Upload a PDF as the course's expert author and return the attachment id."""
     token = csrf_token(expert, "/training/lectures/new")
     response = expert.post(
         f"/training/courses/{course_id}/attachments/new",
@@ -882,6 +882,44 @@ def test_bearer_tokens(world, subtests):
     with subtests.test(owner="nobody", path="/api/v1/posts"):
         headers = {"Authorization": "Bearer kb_not-a-token"}
         assert client.get("/api/v1/posts", headers=headers).status_code == 401
+
+
+def test_demoted_expert_loses_authoring(world, subtests):
+    """An expert who becomes staff keeps reading but no longer edits their own."""
+    app = world.app
+    with app.app_context():
+        former = create_user(
+            db.session, "former", PASSWORD, "expert", "行业研究中心", "冯前专家"
+        )
+        course = training.create_course(
+            db.session, training.CourseInput("票据业务入门", "入门课程。", []), former
+        )
+        db.session.commit()
+        course_id = course.id
+    client = app.test_client()
+    assert login(client, "former").status_code == 302
+    lecture_id = _create_lecture(client, "票据业务讲座")
+    with app.app_context():
+        _user("former").role = "staff"
+        db.session.commit()
+
+    token = csrf_token(client, "/forum/new")
+    cases = [
+        ("GET", f"/training/courses/{course_id}", 200),
+        ("GET", f"/training/lectures/{lecture_id}", 200),
+        ("GET", "/training/courses/new", 403),
+        ("GET", f"/training/courses/{course_id}/edit", 403),
+        ("GET", f"/training/courses/{course_id}/lessons/new", 403),
+        ("GET", f"/training/lectures/{lecture_id}/edit", 403),
+        ("POST", f"/training/lectures/{lecture_id}/cancel", 403),
+    ]
+    for method, path, status in cases:
+        with subtests.test(method=method, path=path):
+            if method == "GET":
+                response = client.get(path)
+            else:
+                response = client.post(path, data={"csrf_token": token})
+            assert response.status_code == status
 
 
 def test_every_endpoint_for_every_reader(world, subtests):
