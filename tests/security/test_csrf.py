@@ -9,7 +9,7 @@ session must be rejected and leave every table unchanged.
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
@@ -49,7 +49,8 @@ class Case:
     files: Callable[[], dict] | None = None
     # How success shows when the request changes no table.
     succeeded: Callable[[object], bool] | None = None
-    extra: dict = field(default_factory=dict)
+    # Who sends the ``prepare`` requests, when not ``user``.
+    prepare_user: str | None = None
 
 
 def _id(statement) -> int:
@@ -305,7 +306,7 @@ CASES: dict[str, list[Case]] = {
             prepare=lambda: [
                 (f"/forum/{_post_id()}/replies", {"body_md": "请经理关注。"})
             ],
-            extra={"prepare_user": "admin"},
+            prepare_user="admin",
         ),
     ],
     "people": [
@@ -655,8 +656,8 @@ def test_every_writing_endpoint_covered(app):
     assert sorted(covered & set(EXEMPT)) == []
 
 
-# Each group loads the demo data once, since that takes seconds; a group's
-# cases run in order on one database, so a case may undo the one before it.
+# Each group loads the demo data once because that takes seconds. The cases of
+# a group run in order on one database, so a case may undo the one before it.
 GROUPS = {
     "auth-articles-forum-risk": ["auth", "articles", "forum", "risk"],
     "notifications-people-questions": ["notifications", "people", "questions"],
@@ -682,7 +683,7 @@ def test_csrf_token_required(demo_app, group):
         if not case.endpoint.startswith("auth."):
             browsers[case.user] = browser
         if case.prepare is not None:
-            preparer = sign_in(app, case.extra.get("prepare_user", case.user))
+            preparer = sign_in(app, case.prepare_user or case.user)
             with app.app_context():
                 steps = case.prepare()
             for url, data in steps:
@@ -712,8 +713,8 @@ def test_csrf_token_required(demo_app, group):
             assert changed_tables(before, snapshot(app)) != [], case.endpoint
 
 
-# GET endpoints that write, and why a request an attacker can trigger (a link,
-# an image or a frame pointing at the URL) gains nothing.
+# GET endpoints that write, what they record, and whether a request an attacker
+# can trigger (an image or a frame pointing at the URL) records it too.
 WRITING_GET_REVIEW = {
     "forum.show": "view count, recorded only for a page load (Sec-Fetch-Dest)",
     "notifications.open": "read receipt, recorded only for a page load",
