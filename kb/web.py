@@ -1,6 +1,7 @@
 """Response headers, template helpers and per-request hooks."""
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
+from flask.wrappers import Response
 from flask_babel import get_locale
 from werkzeug.routing import IntegerConverter
 
@@ -17,6 +18,25 @@ class RecordIdConverter(IntegerConverter):
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", 2**63 - 1)
         super().__init__(url_map, *args, **kwargs)
+
+
+class HttpsAwareResponse(Response):
+    """Response that marks every cookie ``Secure`` when the request came over HTTPS.
+
+    ``request.is_secure`` reads the WSGI URL scheme, which gunicorn sets from
+    ``X-Forwarded-Proto`` for the proxies in ``FORWARDED_ALLOW_IPS``. Over plain
+    HTTP (development on 127.0.0.1) cookies stay without the flag, since a
+    browser would not send a ``Secure`` cookie back over HTTP.
+    """
+
+    def set_cookie(self, key: str, *args, **kwargs) -> None:
+        if has_request_context() and request.is_secure:
+            kwargs["secure"] = True
+        super().set_cookie(key, *args, **kwargs)
+
+
+# One year, in seconds.
+HSTS_MAX_AGE = 365 * 24 * 3600
 
 
 def register_url_converters(app: Flask) -> None:
@@ -85,6 +105,7 @@ WRITING_GET_ENDPOINTS = frozenset(
 
 def register_web_hooks(app: Flask) -> None:
     """Install security headers and the helpers every template uses."""
+    app.response_class = HttpsAwareResponse
 
     @app.before_request
     def note_writing_requests():
@@ -117,6 +138,10 @@ def register_web_hooks(app: Flask) -> None:
             "frame-ancestors 'none'; form-action 'self'",
         )
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure:
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={HSTS_MAX_AGE}"
+            )
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
