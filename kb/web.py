@@ -1,6 +1,6 @@
 """Response headers, template helpers and per-request hooks."""
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, abort, g, has_request_context, request
 from flask.wrappers import Response
 from flask_babel import get_locale
 from werkzeug.routing import IntegerConverter
@@ -102,6 +102,15 @@ WRITING_GET_ENDPOINTS = frozenset(
     {"forum.show", "clients.show", "api.client_record", "notifications.open"}
 )
 
+# GET views that log every read in the client access log, an audit trail, so
+# unlike forum.show they cannot skip loads that are not page loads. A browser
+# loading one as an image, script, style or other embed gets 404 instead.
+EMBED_REJECTED_ENDPOINTS = frozenset({"clients.show", "api.client_record"})
+
+# Sec-Fetch-Dest of a page load or a script's fetch. Requests from outside a
+# browser send no such header and count as page loads.
+PAGE_DESTINATIONS = frozenset({"document", "empty"})
+
 
 def register_web_hooks(app: Flask) -> None:
     """Install security headers and the helpers every template uses."""
@@ -115,6 +124,16 @@ def register_web_hooks(app: Flask) -> None:
             request.method not in ("GET", "HEAD", "OPTIONS")
             or request.endpoint in WRITING_GET_ENDPOINTS
         )
+
+    @app.before_request
+    def reject_embedded_client_reads():
+        # Briefs and posts may show images from this site, so a body with
+        # ![](/clients/CODE) would make every reader's browser load the client
+        # page and add an access log row under the reader's name.
+        if request.endpoint not in EMBED_REJECTED_ENDPOINTS:
+            return
+        if request.headers.get("Sec-Fetch-Dest", "document") not in PAGE_DESTINATIONS:
+            abort(404)
 
     app.add_template_filter(local_datetime, "datetime")
     app.add_template_filter(local_date, "date")

@@ -718,9 +718,8 @@ def test_csrf_token_required(demo_app, group):
 WRITING_GET_REVIEW = {
     "forum.show": "view count, recorded only for a page load (Sec-Fetch-Dest)",
     "notifications.open": "read receipt, recorded only for a page load",
-    "clients.show": "client access log row: every read is recorded, so an image "
-    "pointing at the page adds rows under the reader's name",
-    "api.client_record": "client access log row, as clients.show",
+    "clients.show": "client access log row; an image or other embed gets 404",
+    "api.client_record": "client access log row; an embed gets 404",
 }
 
 
@@ -742,48 +741,53 @@ def test_subresource_get_records_nothing(demo_app):
                 Post.author_id != manager_id,
             )
         )
+        code = _client_codes()[0]
     browser = sign_in(app, "manager")
-    embeds = [f"/forum/{post_id}", f"/notifications/{notification_id}"]
+    embeds = [
+        f"/forum/{post_id}",
+        f"/notifications/{notification_id}",
+        f"/clients/{code}",
+        f"/api/v1/clients/{code}",
+    ]
     for url in embeds:
-        before = snapshot(app)
-        response = browser.get(url, headers={"Sec-Fetch-Dest": "image"})
-        assert response.status_code in (200, 302), url
-        assert changed_tables(before, snapshot(app)) == [], url
+        for destination in ("image", "script", "style", "iframe", "object"):
+            before = snapshot(app)
+            response = browser.get(url, headers={"Sec-Fetch-Dest": destination})
+            assert changed_tables(before, snapshot(app)) == [], (url, destination)
+            if "/clients/" in url:
+                assert response.status_code == 404, (url, destination)
     for url in embeds:
         before = snapshot(app)
         response = browser.get(url, headers={"Sec-Fetch-Dest": "document"})
+        assert response.status_code in (200, 302), url
         assert changed_tables(before, snapshot(app)) != [], url
 
 
-def test_json_body_needs_csrf_token(demo_app):
-    app = demo_app
-    with app.app_context():
-        url = f"/forum/{_post_id()}/replies"
-    browser = sign_in(app, "manager")
+def test_json_body_needs_csrf_token(app, signed_in):
     before = snapshot(app)
-    response = browser.post(
-        url, json={"body_md": "跨站提交"}, headers={"Accept": "application/json"}
+    response = signed_in.post(
+        "/forum/new",
+        json=_post_form(),
+        headers={"Accept": "application/json"},
     )
     assert response.status_code == 400
     assert CSRF_MESSAGE in response.get_data(as_text=True)
     assert changed_tables(before, snapshot(app)) == []
 
 
-def test_bearer_request_ignores_session(demo_app):
-    app = demo_app
+def test_bearer_request_ignores_session(app, signed_in):
     with app.app_context():
-        user = db.session.get(User, _user_id("manager"))
+        user = db.session.scalar(sa.select(User).where(User.username == "manager"))
         token = create_token(db.session, user, "script")
         db.session.commit()
-    browser = sign_in(app, "manager")
-    assert browser.get("/api/v1/posts").status_code == 200
+    assert signed_in.get("/api/v1/posts").status_code == 200
 
     # A bad bearer token is not rescued by the session cookie sent with it.
-    response = browser.get(
+    response = signed_in.get(
         "/api/v1/posts", headers={"Authorization": "Bearer wrong-token"}
     )
     assert response.status_code == 401
-    response = browser.get("/api/v1/posts", headers={"Authorization": "Basic eDp5"})
+    response = signed_in.get("/api/v1/posts", headers={"Authorization": "Basic eDp5"})
     assert response.status_code == 401
 
     # A bearer request without cookies gets no session cookie to reuse.
