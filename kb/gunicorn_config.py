@@ -18,7 +18,9 @@ Values come from the environment, so a service unit can set them:
 - ``KB_THREADS``: threads per worker, default 4.
 - ``FORWARDED_ALLOW_IPS`` (read by gunicorn itself): addresses of the proxies
   whose ``X-Forwarded-Proto`` header is trusted, default 127.0.0.1. A request
-  that arrived over HTTPS then gets cookies marked ``Secure``.
+  that arrived over HTTPS then gets cookies marked ``Secure`` and a
+  ``Strict-Transport-Security`` header (see ``kb.web``); the header from any
+  other address is ignored.
 """
 
 import multiprocessing

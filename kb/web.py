@@ -1,6 +1,7 @@
 """Response headers, template helpers and per-request hooks."""
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, has_request_context, request
+from flask.wrappers import Response
 from flask_babel import get_locale
 from werkzeug.routing import IntegerConverter
 
@@ -17,6 +18,25 @@ class RecordIdConverter(IntegerConverter):
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", 2**63 - 1)
         super().__init__(url_map, *args, **kwargs)
+
+
+class HttpsAwareResponse(Response):
+    """Response that marks every cookie ``Secure`` when the request came over HTTPS.
+
+    ``request.is_secure`` reads the WSGI URL scheme, which gunicorn sets from
+    ``X-Forwarded-Proto`` for the proxies in ``FORWARDED_ALLOW_IPS``. Over plain
+    HTTP (development on 127.0.0.1) cookies stay without the flag, since a
+    browser would not send a ``Secure`` cookie back over HTTP.
+    """
+
+    def set_cookie(self, key: str, *args, **kwargs) -> None:
+        if has_request_context() and request.is_secure:
+            kwargs["secure"] = True
+        super().set_cookie(key, *args, **kwargs)
+
+
+# One year, in seconds.
+HSTS_MAX_AGE = 365 * 24 * 3600
 
 
 def register_url_converters(app: Flask) -> None:
@@ -82,9 +102,19 @@ WRITING_GET_ENDPOINTS = frozenset(
     {"forum.show", "clients.show", "api.client_record", "notifications.open"}
 )
 
+# GET views that log every read in the client access log, an audit trail, so
+# unlike forum.show they cannot skip loads that are not page loads. A browser
+# loading one as an image, script, style or other embed gets 404 instead.
+EMBED_REJECTED_ENDPOINTS = frozenset({"clients.show", "api.client_record"})
+
+# Sec-Fetch-Dest of a page load or a script's fetch. Requests from outside a
+# browser send no such header and count as page loads.
+PAGE_DESTINATIONS = frozenset({"document", "empty"})
+
 
 def register_web_hooks(app: Flask) -> None:
     """Install security headers and the helpers every template uses."""
+    app.response_class = HttpsAwareResponse
 
     @app.before_request
     def note_writing_requests():
@@ -94,6 +124,16 @@ def register_web_hooks(app: Flask) -> None:
             request.method not in ("GET", "HEAD", "OPTIONS")
             or request.endpoint in WRITING_GET_ENDPOINTS
         )
+
+    @app.before_request
+    def reject_embedded_client_reads():
+        # Briefs and posts may show images from this site, so a body with
+        # ![](/clients/CODE) would make every reader's browser load the client
+        # page and add an access log row under the reader's name.
+        if request.endpoint not in EMBED_REJECTED_ENDPOINTS:
+            return
+        if request.headers.get("Sec-Fetch-Dest", "document") not in PAGE_DESTINATIONS:
+            abort(404)
 
     app.add_template_filter(local_datetime, "datetime")
     app.add_template_filter(local_date, "date")
@@ -117,6 +157,10 @@ def register_web_hooks(app: Flask) -> None:
             "frame-ancestors 'none'; form-action 'self'",
         )
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure:
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={HSTS_MAX_AGE}"
+            )
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
