@@ -70,3 +70,15 @@ def test_follow_beyond_integer_not_found(client, make_user):
         },
     )
     assert response.status_code == 404
+
+
+def test_nul_in_credit_code_not_found(client, make_user):
+    make_user("admin", role="admin", department="合规部")
+    assert login(client, "admin").status_code == 302
+    assert client.get("/clients/%00").status_code == 404
+    assert client.get("/api/v1/clients/%00").status_code == 404
+    response = client.post(
+        "/admin/clients/%00/delete",
+        data={"csrf_token": csrf_token(client, "/clients/"), "confirm": "y"},
+    )
+    assert response.status_code == 404
