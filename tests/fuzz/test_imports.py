@@ -1,7 +1,7 @@
 """Fuzz the Markdown brief import, the client import and attachment uploads.
 
-Every generated file must end in a clear rejection naming the file or field,
-never a traceback or a 5xx.
+Every generated file is either imported or rejected with a message naming the
+file or field, never with a traceback or a 5xx.
 """
 
 import io
