@@ -3,20 +3,25 @@
 from flask import Flask, abort, g, has_request_context, request
 from flask.wrappers import Response
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
+from kb.errors import ValidationError
 from kb.i18n import local_date, local_datetime
+
+# Largest record id: the id columns are INTEGER, 32 bits on PostgreSQL.
+MAX_RECORD_ID = 2**31 - 1
 
 
 class RecordIdConverter(IntegerConverter):
     """``int`` URL parts limited to what a database integer column can store.
 
-    A larger number would raise OverflowError in the database driver. Here it
+    A larger number makes PostgreSQL raise "integer out of range". Here it
     does not match the route, so the request gets a 404.
     """
 
     def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_RECORD_ID)
         super().__init__(url_map, *args, **kwargs)
 
 
@@ -45,7 +50,7 @@ def register_url_converters(app: Flask) -> None:
 
 
 def parse_id(raw) -> int | None:
-    """Read a record id typed in a form or URL; None unless it is 1 to 2**63-1.
+    """Read a record id typed in a form or URL; None unless 1 to MAX_RECORD_ID.
 
     Only ASCII digits count: "²" and "１" pass str.isdigit but are not ids.
     """
@@ -53,6 +58,8 @@ def parse_id(raw) -> int | None:
     if not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     value = int(text)
+    if value > MAX_RECORD_ID:
+        return None
     return value or None
 
 
@@ -134,6 +141,23 @@ def register_web_hooks(app: Flask) -> None:
             return
         if request.headers.get("Sec-Fetch-Dest", "document") not in PAGE_DESTINATIONS:
             abort(404)
+
+    @app.before_request
+    def reject_nul_in_forms():
+        # PostgreSQL cannot store NUL in text and SQLite can, so both reject
+        # it here. Uploads (multipart) are left alone: their views raise the
+        # body size limit before the form is parsed.
+        if request.mimetype != "application/x-www-form-urlencoded":
+            return
+        for name, value in request.form.items(multi=True):
+            if "\x00" in value:
+                raise ValidationError(
+                    _(
+                        "字段 %(field)s 含有 NUL 字符（\\x00），请删除后再提交。",
+                        field=name,
+                    ),
+                    field=name,
+                )
 
     app.add_template_filter(local_datetime, "datetime")
     app.add_template_filter(local_date, "date")

@@ -13,6 +13,8 @@ The check character is C18 = 31 - (sum of value(Ci) * Wi for i = 1..17) mod 31,
 with weights Wi = 3^(i-1) mod 31, and 31 written as 0.
 """
 
+import unicodedata
+
 from flask_babel import lazy_gettext as _l
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -22,9 +24,17 @@ LENGTH = 18
 
 
 def normalize(raw: str) -> str:
-    """Upper-case, full-width to ASCII, without spaces and dashes."""
+    """Upper-case, full-width to ASCII, without spaces, dashes and control characters.
+
+    Dropping control characters keeps NUL, which PostgreSQL rejects in text
+    parameters, out of the queries that look a code up.
+    """
     text = raw.translate(_FULL_WIDTH).upper()
-    return "".join(char for char in text if not char.isspace() and char != "-")
+    return "".join(
+        char
+        for char in text
+        if not char.isspace() and char != "-" and unicodedata.category(char) != "Cc"
+    )
 
 
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}

@@ -24,6 +24,7 @@ from kb.questions.models import Answer, Question
 from kb.taxonomy.models import Industry
 from kb.taxonomy.tags import normalize_tag, validate_tag
 from kb.timeutil import utcnow
+from kb.web import MAX_RECORD_ID
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def _record_id(text: str) -> int | None:
     if not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
-    return value if 0 < value < 2**63 else None
+    return value if 0 < value <= MAX_RECORD_ID else None
 
 
 def follow(
