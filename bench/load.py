@@ -646,6 +646,23 @@ def print_errors(stats: Stats, limit: int = 20) -> None:
         print(f"  ... and {shown - limit} more")
 
 
+def server_tracebacks(log: str, limit: int = 3) -> list[str]:
+    """Return the first ``limit`` tracebacks in a server log, each with its header."""
+    lines = log.splitlines()
+    found = []
+    for number, line in enumerate(lines):
+        if not line.startswith("Traceback") or len(found) >= limit:
+            continue
+        end = number + 1
+        while end < len(lines) and (
+            lines[end].startswith((" ", "\t")) or not lines[end]
+        ):
+            end += 1
+        # The exception line follows the indented frames.
+        found.append("\n".join(lines[max(0, number - 1) : end + 1]))
+    return found
+
+
 def print_verification(found: Verification, written: Written) -> None:
     print(
         f"acknowledged: {len(written.posts)} posts, {len(written.replies)} replies; "
@@ -695,6 +712,7 @@ def main(argv=None) -> int:
             caught_up = wait_for_index(instance, args.database_url, args.index_wait)
         finally:
             server.stop()
+        tracebacks = server_tracebacks(server.log_text())
         if caught_up is None:
             print(f"index not caught up after {args.index_wait} s; running sync")
             print(run_kb(instance, args.database_url, "search", "sync").stdout.strip())
@@ -711,6 +729,8 @@ def main(argv=None) -> int:
     errors = load.stats.error_count()
     print(f"errors: {errors}")
     print_errors(load.stats)
+    for traceback in tracebacks:
+        print(f"server log:\n{traceback}")
     print_verification(found, load.written)
     return 0 if errors == 0 and found.ok else 1
 
