@@ -90,12 +90,39 @@ def authenticate(
     Raises RateLimited before checking the password when the account or the
     client address has failed too often, and ValidationError for bad credentials.
     """
+    user = check_credentials(session, username, password, address, config)
+    return record_sign_in(session, username, user, password, address)
+
+
+def check_credentials(
+    session: Session, username: str, password: str, address: str, config
+) -> User | None:
+    """Return the active user whose password is ``password``, or None; only reads.
+
+    Raises RateLimited before checking the password when the account or the
+    client address has failed too often. The check costs one argon2 hash, so a
+    caller on SQLite runs it before taking the write lock.
+    """
     username = username.strip()
     check_login_allowed(session, username, address, config)
     user = session.scalar(
         select(User).where(func.lower(User.username) == username.lower())
     )
     if not verify_password(user, password) or not user.active:
+        return None
+    return user
+
+
+def record_sign_in(
+    session: Session, username: str, user: User | None, password: str, address: str
+) -> User:
+    """Record the outcome of ``check_credentials``; raise ValidationError if None.
+
+    A failure is stored for the rate limit, and a success clears the account's
+    failures and upgrades an outdated password hash.
+    """
+    username = username.strip()
+    if user is None or not user.active:
         session.add(LoginFailure(username=username.lower()[:64], address=address[:64]))
         logger.info("Failed sign-in for account %r from %s", username[:64], address)
         raise ValidationError(_l("用户名或密码不正确。"), field="password")

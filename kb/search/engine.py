@@ -37,7 +37,7 @@ from kb.search.analysis import (
 )
 from kb.search.documents import SearchDocument, SearchHit, SearchPage
 from kb.search.matching import Filters, drop, evaluate, top
-from kb.search.postings import Snapshot
+from kb.search.postings import SegmentGone, Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ SNIPPET_CHARS = 140
 MAX_PHRASE_CHECKS = 5000
 # Kept by kb.search.indexer next to the Whoosh folder: the last outbox entry applied.
 APPLIED_SEQ_FILE = "applied-seq"
+# Times a search opens the index again when another process's merge deleted
+# a segment while it was being opened.
+SNAPSHOT_ATTEMPTS = 5
 
 
 class GramTokenizer(Tokenizer):
@@ -399,8 +402,19 @@ class SearchEngine:
         # segment readers whose deletions are stale, brings back segments that
         # a merge removed, and fails on an empty index (whoosh3 3.54.0).
         self._close_snapshot()
-        self._current = Snapshot(self._index.searcher())
-        return self._current
+        attempts = SNAPSHOT_ATTEMPTS
+        while True:
+            searcher = self._index.searcher()
+            try:
+                self._current = Snapshot(searcher)
+                return self._current
+            except SegmentGone:
+                # Another process committed a merge while this one opened the
+                # index, so the next attempt reads the new table of contents.
+                searcher.close()
+                attempts -= 1
+                if attempts == 0:
+                    raise
 
     def _close_snapshot(self) -> None:
         if self._current is not None:

@@ -26,6 +26,10 @@ CACHE_BYTES = 128 * 1024 * 1024
 MAX_PREFIX_TERMS = 5000
 
 
+class SegmentGone(Exception):
+    """Raised when a segment's files were deleted before a snapshot opened them."""
+
+
 def _leaf_arrays(matcher) -> tuple[list, list]:
     """Read all ids and weights of one segment's posting list."""
     ids: list = []
@@ -70,6 +74,7 @@ class Snapshot:
         self.searcher = searcher
         self.reader = searcher.reader()
         self.leaves = list(self.reader.leaf_readers())
+        self._open_stored_fields()
         self.doc_count_all = self.reader.doc_count_all()
         self.doc_count = self.reader.doc_count()
         self._cache: OrderedDict[tuple[str, str], tuple] = OrderedDict()
@@ -77,6 +82,22 @@ class Snapshot:
         self._lock = threading.Lock()
         self.live = self._live_docs()
         self._published: np.ndarray | None = None
+
+    def _open_stored_fields(self) -> None:
+        """Open each segment's stored-fields file now instead of at the first hit.
+
+        A writer in another process deletes the files of the segments it merged
+        away. Files this snapshot has open stay readable, but whoosh3 3.54.0
+        opens the stored fields lazily and finds no file (a TypeError inside
+        whoosh) once they are gone.
+        """
+        for leaf, _offset in self.leaves:
+            if not leaf.doc_count_all():
+                continue
+            try:
+                leaf.stored_fields(0)
+            except (TypeError, FileNotFoundError) as exc:
+                raise SegmentGone(str(exc)) from exc
 
     def _live_docs(self) -> np.ndarray:
         parts = []
