@@ -2,8 +2,10 @@
 
 from flask import Flask, g, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
+from kb.errors import ValidationError
 from kb.i18n import local_date, local_datetime
 
 
@@ -85,6 +87,20 @@ WRITING_GET_ENDPOINTS = frozenset(
 
 def register_web_hooks(app: Flask) -> None:
     """Install security headers and the helpers every template uses."""
+
+    @app.before_request
+    def reject_nul_characters():
+        # PostgreSQL text columns cannot store U+0000, so such input would
+        # fail with a 500 there and be stored on SQLite.
+        for name, value in request.form.items(multi=True):
+            if "\x00" in value:
+                raise ValidationError(
+                    _(
+                        "字段 %(field)s 含有空字符（U+0000），请删除后重新提交。",
+                        field=name,
+                    ),
+                    field=name,
+                )
 
     @app.before_request
     def note_writing_requests():

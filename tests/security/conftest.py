@@ -111,7 +111,7 @@ class Probe:
         assert missing == [], (self.name, url)
 
     def check_canary(self) -> None:
-        """Prove the recorder sees an inline handler; only without the policy."""
+        """Prove the recorder catches an inline handler; only without the policy."""
         self.page.evaluate(CANARY_JS)
         self.page.wait_for_function("() => window.__xssCalls.length > 0")
         assert self.calls() == ["__xss(canary)"]
@@ -159,7 +159,7 @@ def authors(app, make_user, live_server):  # noqa: F811
     """A writer (expert) and a viewer (admin in the risk department) signed in.
 
     It depends on ``live_server``, which clears ``SERVER_NAME``, so the test
-    clients keep their session cookies for the host the server answers to.
+    clients keep their session cookies for the host the server listens on.
     """
     make_user("writer", role="expert", department="公司金融部", display_name="王专家")
     viewer_id = make_user(

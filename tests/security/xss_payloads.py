@@ -33,7 +33,7 @@ def _markdown() -> list[Payload]:
         "md-js-colon": "[named colon](javascript&colon;{js})",
         "md-js-tab": "[tab](java\tscript:{js})",
         "md-js-newline": "[newline](<java\nscript:{js}>)",
-        "md-js-nul": "[nul](java\x00script:{js})",
+        "md-js-nul": "[nul](java&#0;script:{js})",
         "md-js-entity-tab": "[entity tab](java&#9;script:{js})",
         "md-js-lead": "[leading space](   javascript:{js})",
         "md-js-lead-entity": "[leading entity](&#32;javascript:{js})",
