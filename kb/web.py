@@ -124,20 +124,6 @@ def register_web_hooks(app: Flask) -> None:
     app.response_class = HttpsAwareResponse
 
     @app.before_request
-    def reject_nul_characters():
-        # PostgreSQL text columns cannot store U+0000, so such input would
-        # fail with a 500 there and be stored on SQLite.
-        for name, value in request.form.items(multi=True):
-            if "\x00" in value:
-                raise ValidationError(
-                    _(
-                        "字段 %(field)s 含有空字符（U+0000），请删除后重新提交。",
-                        field=name,
-                    ),
-                    field=name,
-                )
-
-    @app.before_request
     def note_writing_requests():
         # Read by kb.dbutil before the request's first query, which opens the
         # transaction (signing in reads the user in a later hook).
@@ -167,7 +153,7 @@ def register_web_hooks(app: Flask) -> None:
             if "\x00" in value:
                 raise ValidationError(
                     _(
-                        "字段 %(field)s 含有 NUL 字符（\\x00），请删除后再提交。",
+                        "字段 %(field)s 含有空字符（U+0000），请删除后重新提交。",
                         field=name,
                     ),
                     field=name,
