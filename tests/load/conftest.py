@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from bench import load
-from tests.conftest import uses_postgres
 
 USERS = 8
 
@@ -28,18 +27,3 @@ def server(instance, database_url, usernames):
     server.start()
     yield server
     server.stop()
-
-
-def xfail_on_skipped_outbox_entry(found: load.Verification) -> None:
-    """Mark the test xfail when only missing index entries spoil it on PostgreSQL.
-
-    The indexer stores the highest applied ``seq``. On PostgreSQL a writer
-    that took a lower ``seq`` can commit after one with a higher ``seq``, so
-    its entry is never applied. test_outbox_commit_out_of_seq_order shows
-    this deterministically.
-    """
-    if not uses_postgres() or found.check_clean:
-        return
-    labels = {line.split()[0] for line in found.check_output.splitlines() if line}
-    if labels <= {"missing", "Index"}:
-        pytest.xfail(f"the index skipped an outbox entry: {found.check_output}")

@@ -11,7 +11,6 @@ from kb.extensions import db
 from kb.forum import services
 from kb.search.service import get_indexer
 from tests.conftest import uses_postgres
-from tests.load.conftest import xfail_on_skipped_outbox_entry
 
 
 def assert_nothing_lost(result: faults.FaultResult) -> None:
@@ -19,7 +18,6 @@ def assert_nothing_lost(result: faults.FaultResult) -> None:
     assert result.unexpected_errors == []
     assert found.lost_posts == []
     assert found.lost_replies == []
-    xfail_on_skipped_outbox_entry(found)
     assert found.check_clean, found.check_output
     assert found.not_found == []
 
@@ -63,11 +61,6 @@ def _post(session: Session, title: str) -> int:
 
 
 @pytest.mark.skipif(not uses_postgres(), reason="SQLite lets one writer in at a time")
-@pytest.mark.xfail(
-    strict=True,
-    reason="The indexer stores the highest applied seq, so an outbox row whose "
-    "transaction commits after a later seq's transaction is skipped.",
-)
 def test_outbox_commit_out_of_seq_order(app, make_user):
     make_user("manager")
     ids = {}
