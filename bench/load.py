@@ -47,6 +47,9 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
+from kb.search.engine import APPLIED_SEQ_FILE
+from kb.search.indexer import Position
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "load-password-123"
 DEPARTMENTS = ("公司金融部", "授信审批部", "风险管理部", "交易银行部")
@@ -513,11 +516,16 @@ def run_load(
 
 
 def outbox_position(instance: Path, database_url: str | None) -> tuple[int, int]:
-    """Return the index's applied seq and the outbox's highest seq."""
+    """Return the seq up to which the index has applied all, and the highest seq.
+
+    An entry still missing below the index's position counts as not applied.
+    """
     try:
-        applied = int((instance / "search-index" / "applied-seq").read_text() or 0)
+        text = (instance / "search-index" / APPLIED_SEQ_FILE).read_text()
     except FileNotFoundError:
-        applied = 0
+        text = ""
+    position = Position.parse(text)
+    applied = min(position.gaps, default=position.seq + 1) - 1
     engine = sa.create_engine(
         database_url_for(instance, database_url), poolclass=sa.NullPool
     )
