@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb.auth.models import Department, User
@@ -161,11 +162,20 @@ def follow(
         )
     )
     if subscription is None:
-        subscription = Subscription(
-            user_id=user.id, kind=kind, target=target, delivery=delivery or "immediate"
-        )
-        session.add(subscription)
-    elif delivery is not None:
+        try:
+            with session.begin_nested():
+                subscription = Subscription(
+                    user_id=user.id,
+                    kind=kind,
+                    target=target,
+                    delivery=delivery or "immediate",
+                )
+                session.add(subscription)
+            return subscription
+        except IntegrityError:
+            # The same person's simultaneous request subscribed first.
+            subscription = find_subscription(session, user, kind, target)
+    if delivery is not None:
         subscription.delivery = delivery
     session.flush()
     return subscription
