@@ -270,6 +270,11 @@ def set_profile(
 
 
 def _skill_for_name(session: Session, name: str) -> Skill:
+    """Return the skill called ``name`` (already normalized), creating it if new.
+
+    Questions create skills through this too, so a request that meets a
+    simultaneous creation of the same name re-reads it instead of failing.
+    """
     skill = session.scalar(select(Skill).where(Skill.name == name))
     if skill is not None:
         return skill

@@ -302,9 +302,11 @@ def _check_open(lecture: Lecture, now: datetime) -> None:
 def sign_up(session: Session, user: User, lecture: Lecture) -> bool:
     """Sign ``user`` up; return False if already signed up; raise Conflict if closed.
 
-    A full lecture raises Conflict. Requests that write take SQLite's write lock
+    A full lecture raises Conflict. The lecture row is locked (SELECT ... FOR
+    UPDATE on PostgreSQL), and requests that write take SQLite's write lock
     before their first read, so two sign-ups cannot both take the last seat.
     """
+    session.refresh(lecture, with_for_update=True)
     _check_open(lecture, utcnow())
     if is_signed_up(session, user.id, lecture.id):
         return False

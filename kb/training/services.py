@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, selectinload
 
 from kb.articles.rendering import render_markdown
@@ -285,8 +286,12 @@ def mark_done(session: Session, user: User, lesson: Lesson) -> bool:
     """Record that ``user`` finished ``lesson``; return False if already recorded."""
     if session.get(LessonCompletion, (user.id, lesson.id)) is not None:
         return False
-    session.add(LessonCompletion(user_id=user.id, lesson_id=lesson.id))
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(LessonCompletion(user_id=user.id, lesson_id=lesson.id))
+    except IntegrityError:
+        # The same person's simultaneous request recorded it.
+        return False
     return True
 
 
