@@ -222,6 +222,9 @@ def set_profile(
         name, message = next(iter(errors.items()))
         raise ValidationError(message, field=name)
 
+    # Lock the person's row first, because the same person saving from two
+    # tabs would otherwise insert the same profile and industry rows twice.
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
     profile = session.get(ExpertProfile, user.id)
     if profile is None:
         profile = ExpertProfile(user_id=user.id)
