@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -205,10 +205,17 @@ def unfollow(
     if kind == "tag":
         target = normalize_tag(target)
     subscription = find_subscription(session, user, kind, target)
-    if subscription is not None:
-        session.delete(subscription)
-        session.flush()
-    return subscription
+    if subscription is None:
+        return None
+    # A DELETE statement, because a simultaneous unfollow may have removed the
+    # row already, and session.delete() would then warn that no row was deleted.
+    removed = session.execute(
+        delete(Subscription)
+        .where(Subscription.id == subscription.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.expunge(subscription)
+    return subscription if removed.rowcount else None
 
 
 def find_subscription(
