@@ -222,3 +222,48 @@ def test_hide_reply_twice_counts_once(app, people):  # noqa: F811
     assert second.error is None
     with app.app_context():
         assert db.session.get(Post, post_id).reply_count == 1
+
+
+def hidden_reply(app, post_id: int) -> int:
+    """Add a reply by credit to ``post_id`` and hide it; return its id."""
+    with app.app_context():
+        reply_id = replying(post_id, "credit", "待恢复的回复")()
+        reply = db.session.get(Reply, reply_id)
+        services.hide_reply(db.session, reply, user("admin"), "重复内容")
+        db.session.commit()
+        return reply_id
+
+
+def unhiding(reply_id: int):
+    def work():
+        reply = db.session.get(Reply, reply_id)
+        services.unhide_reply(db.session, reply, user("admin"))
+
+    return work
+
+
+def test_unhide_reply_twice_counts_once(app, people):  # noqa: F811
+    post_id = write_post(app, "corp")
+    reply_id = hidden_reply(app, post_id)
+
+    first, second = overlap(app, unhiding(reply_id), unhiding(reply_id))
+
+    assert first.error is None
+    assert second.error is None
+    with app.app_context():
+        assert db.session.get(Reply, reply_id).hidden is False
+        assert db.session.get(Post, post_id).reply_count == 1
+
+
+def test_unhide_during_reply_counts_both(app, people):  # noqa: F811
+    post_id = write_post(app, "corp")
+    reply_id = hidden_reply(app, post_id)
+
+    first, second = overlap(
+        app, replying(post_id, "corp2", "新回复"), unhiding(reply_id)
+    )
+
+    assert first.error is None
+    assert second.error is None
+    with app.app_context():
+        assert db.session.get(Post, post_id).reply_count == 2

@@ -1,8 +1,9 @@
-"""Questions at once: acceptance, answer counts, new skills and escalation."""
+"""Questions at once: acceptance, answer counts, skills, escalation, closing."""
 
 import sqlalchemy as sa
 from flask import current_app
 
+from kb.errors import ValidationError
 from kb.experts.models import Skill
 from kb.extensions import db
 from kb.notifications.models import Notification
@@ -121,3 +122,48 @@ def test_two_escalation_runs_ask_once(app, experts):  # noqa: F811
         )
         assert escalated == 1
         assert db.session.get(Question, question_id).escalation_count == 1
+
+
+def changing_status(question_id: int, change):
+    def work():
+        question = db.session.get(Question, question_id)
+        change(db.session, get_user("corp"), question)
+
+    return work
+
+
+def test_close_twice_closes_once(app, people):  # noqa: F811
+    with app.app_context():
+        question_id = ask("corp").id
+
+    first, second = overlap(
+        app,
+        changing_status(question_id, services.close),
+        changing_status(question_id, services.close),
+    )
+
+    assert first.error is None
+    assert isinstance(second.error, ValidationError)
+    assert "待解答" in str(second.error)
+    with app.app_context():
+        assert db.session.get(Question, question_id).status == "closed"
+
+
+def test_reopen_twice_reopens_once(app, people):  # noqa: F811
+    with app.app_context():
+        question = ask("corp")
+        services.close(db.session, get_user("corp"), question)
+        db.session.commit()
+        question_id = question.id
+
+    first, second = overlap(
+        app,
+        changing_status(question_id, services.reopen),
+        changing_status(question_id, services.reopen),
+    )
+
+    assert first.error is None
+    assert isinstance(second.error, ValidationError)
+    assert "已关闭" in str(second.error)
+    with app.app_context():
+        assert db.session.get(Question, question_id).status == "open"
