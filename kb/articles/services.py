@@ -211,6 +211,9 @@ def update_article(
     errors = validate(session, data, body_max)
     if errors:
         raise ArticleErrors(errors)
+    # Lock the brief and re-read it, so simultaneous edits get consecutive
+    # revision numbers.
+    session.refresh(article, with_for_update=True)
     before = _fingerprint(article)
     _apply(session, article, data)
     if _fingerprint(article) == before:

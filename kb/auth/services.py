@@ -1,5 +1,6 @@
 """Accounts: password hashing, sign-in throttling, user and token management."""
 
+import hashlib
 import logging
 import re
 from datetime import timedelta
@@ -9,8 +10,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, object_session
 
 from kb.auth.models import ROLES, ApiToken, Department, LoginFailure, User
 from kb.errors import Conflict, NotFound, RateLimited, ValidationError
@@ -67,6 +69,7 @@ def check_login_allowed(session: Session, username: str, address: str, config) -
         ),
         (LoginFailure.address, address, config["KB_LOGIN_MAX_FAILURES_ADDRESS"]),
     )
+    _lock_login_keys(session, [f"account:{username.lower()}", f"address:{address}"])
     for column, value, limit in limits:
         count, oldest = session.execute(
             select(func.count(), func.min(LoginFailure.created_at)).where(
@@ -80,6 +83,25 @@ def check_login_allowed(session: Session, username: str, address: str, config) -
                 _l("登录失败次数过多，请在 %(minutes)s 分钟后再试。", minutes=minutes),
                 retry_after=wait,
             )
+
+
+def _lock_login_keys(session: Session, keys: list[str]) -> None:
+    """Serialise sign-ins per account and per address until the transaction ends.
+
+    On PostgreSQL this takes a transaction-level advisory lock on a stable
+    64-bit hash of each key, so parallel guesses count each other's failures.
+    SQLite needs nothing here, because writing requests begin with BEGIN
+    IMMEDIATE.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # Sorted, so two sign-ins never take the same two locks in opposite order.
+    for key in sorted(keys):
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"),
+            {"key": int.from_bytes(digest, "big", signed=True)},
+        )
 
 
 def authenticate(
@@ -163,10 +185,15 @@ def get_or_create_department(session: Session, name: str) -> Department:
             field="department",
         )
     department = session.scalar(select(Department).where(Department.name == name))
-    if department is None:
-        department = Department(name=name)
-        session.add(department)
-        session.flush()
+    if department is not None:
+        return department
+    try:
+        with session.begin_nested():
+            department = Department(name=name)
+            session.add(department)
+    except IntegrityError:
+        # A simultaneous request created the same department (unique name).
+        department = session.scalar(select(Department).where(Department.name == name))
     return department
 
 
@@ -322,5 +349,15 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def sign_out_everywhere(user: User) -> None:
-    """Invalidate every session and remember-me cookie of ``user``."""
-    user.session_epoch += 1
+    """Invalidate every session and remember-me cookie of ``user``.
+
+    One UPDATE adds to the stored epoch, so two sign-outs at once both count.
+    """
+    session = object_session(user)
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_epoch=User.session_epoch + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(user, ["session_epoch"])

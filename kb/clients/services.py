@@ -12,6 +12,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb.articles.models import Article
@@ -174,11 +175,15 @@ def upsert(session: Session, data: ClientInput) -> tuple[Client, str]:
             field="credit_code",
         )
     if client is None:
-        client = Client()
-        _apply(client, data)
-        session.add(client)
-        session.flush()
-        return client, "created"
+        try:
+            with session.begin_nested():
+                client = Client()
+                _apply(client, data)
+                session.add(client)
+            return client, "created"
+        except IntegrityError:
+            # A simultaneous request created this credit code: update it.
+            client = session.scalar(select(Client).where(Client.credit_code == code))
     before = _fingerprint(client)
     _apply(client, data)
     if _fingerprint(client) == before:

@@ -222,6 +222,9 @@ def set_profile(
         name, message = next(iter(errors.items()))
         raise ValidationError(message, field=name)
 
+    # Lock the person's row first, because the same person saving from two
+    # tabs would otherwise insert the same profile and industry rows twice.
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
     profile = session.get(ExpertProfile, user.id)
     if profile is None:
         profile = ExpertProfile(user_id=user.id)
@@ -270,6 +273,11 @@ def set_profile(
 
 
 def _skill_for_name(session: Session, name: str) -> Skill:
+    """Return the skill called ``name`` (already normalized), creating it if new.
+
+    Questions create skills through this too, so a request that meets a
+    simultaneous creation of the same name re-reads it instead of failing.
+    """
     skill = session.scalar(select(Skill).where(Skill.name == name))
     if skill is not None:
         return skill

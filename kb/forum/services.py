@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -375,6 +375,8 @@ def update_post(
     session: Session, post: Post, data: PostInput, editor: User, body_max: int
 ) -> bool:
     """Save an edit as a new revision; return False when nothing changed."""
+    # Lock the post, so simultaneous edits get consecutive revision numbers.
+    session.refresh(post, with_for_update=True)
     if not access.can_edit_post(editor, post):
         raise PermissionDenied(str(_l("只有作者和管理员可以编辑此帖子。")))
     if post.is_risk:
@@ -448,9 +450,8 @@ def add_reply(
     )
     reply.revisions.append(ReplyRevision(number=1, body_md=body_md, edited_by=author))
     session.add(reply)
-    post.reply_count += 1
-    post.last_activity_at = now
     session.flush()
+    _add_to_reply_count(session, post, 1, now)
     from kb.notifications import services as notifications
 
     if author is not None:
@@ -460,9 +461,27 @@ def add_reply(
     return reply
 
 
+def _add_to_reply_count(
+    session: Session, post: Post, delta: int, activity_at=None
+) -> None:
+    """Change ``post.reply_count`` in one UPDATE, so simultaneous changes add up."""
+    values = {"reply_count": Post.reply_count + delta}
+    if activity_at is not None:
+        values["last_activity_at"] = activity_at
+    session.execute(
+        update(Post)
+        .where(Post.id == post.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(post, ["reply_count", "last_activity_at"])
+
+
 def update_reply(
     session: Session, reply: Reply, body_md: str, editor: User, body_max: int
 ) -> bool:
+    # Lock the reply, so simultaneous edits get consecutive revision numbers.
+    session.refresh(reply, with_for_update=True)
     if not access.can_edit_reply(editor, reply):
         raise PermissionDenied(str(_l("只有作者和管理员可以编辑此回复。")))
     body_md = unix_newlines(body_md)
@@ -504,10 +523,10 @@ def toggle_useful_mark(session: Session, user: User, target) -> bool:
     """
     model = type(target)
     column = _USEFUL_COLUMNS[model]
-    mark = session.scalar(
-        select(UsefulMark).where(UsefulMark.user_id == user.id, column == target.id)
+    mark_id = session.scalar(
+        select(UsefulMark.id).where(UsefulMark.user_id == user.id, column == target.id)
     )
-    if mark is None:
+    if mark_id is None:
         try:
             with session.begin_nested():
                 session.add(UsefulMark(user_id=user.id, **{column.key: target.id}))
@@ -516,7 +535,10 @@ def toggle_useful_mark(session: Session, user: User, target) -> bool:
             return True
         delta = 1
     else:
-        session.delete(mark)
+        removed = session.execute(delete(UsefulMark).where(UsefulMark.id == mark_id))
+        if removed.rowcount == 0:
+            # A simultaneous request by the same person removed the mark and count.
+            return False
         delta = -1
     session.execute(
         update(model)
@@ -561,7 +583,12 @@ def record_view(session: Session, user: User, post: Post) -> None:
         seen = session.get(PostView, (post.id, user.id))
         if seen is not None:
             return
-        session.add(PostView(post_id=post.id, user_id=user.id))
+        try:
+            with session.begin_nested():
+                session.add(PostView(post_id=post.id, user_id=user.id))
+        except IntegrityError:
+            # The same reader's simultaneous request counted this view.
+            return
     session.execute(
         update(Post)
         .where(Post.id == post.id)
@@ -605,8 +632,10 @@ def hide_reply(session: Session, reply: Reply, admin: User, reason: str) -> None
     if not access.can_moderate(admin):
         raise PermissionDenied(str(_l("只有管理员可以隐藏内容。")))
     reason = _reason(reason)
+    # Lock the reply, so two admins hiding it at once count it out once.
+    session.refresh(reply, with_for_update=True)
     if not reply.hidden:
-        reply.post.reply_count -= 1
+        _add_to_reply_count(session, reply.post, -1)
     reply.hidden = True
     reply.hidden_reason = reason
     reply.hidden_by = admin
@@ -618,8 +647,9 @@ def hide_reply(session: Session, reply: Reply, admin: User, reason: str) -> None
 def unhide_reply(session: Session, reply: Reply, admin: User) -> None:
     if not access.can_moderate(admin):
         raise PermissionDenied(str(_l("只有管理员可以恢复内容。")))
+    session.refresh(reply, with_for_update=True)
     if reply.hidden:
-        reply.post.reply_count += 1
+        _add_to_reply_count(session, reply.post, 1)
     reply.hidden = False
     reply.hidden_at = None
     session.flush()
@@ -633,6 +663,9 @@ def change_status(
         raise PermissionDenied(
             str(_l("只有风险管理部门的员工和管理员可以处理风险信号。"))
         )
+    # Lock the post and read its current status: a handler who acted at the
+    # same moment may have changed it.
+    session.refresh(post, with_for_update=True)
     if new_status not in RISK_STATUSES:
         raise FormErrors(
             {"status": _l("状态 %(value)s 无效。", value=repr(new_status[:20]))}

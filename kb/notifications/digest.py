@@ -350,6 +350,29 @@ def _send_one(session: Session, mailer: _Mailer, digest: Digest, day: date) -> b
     return True
 
 
+def _claim(session: Session, digest: Digest) -> Digest | None:
+    """Lock the digest's notifications that are still pending; None if none are.
+
+    Another ``kb digest send`` run may have collected the same notifications.
+    On PostgreSQL the rows stay locked (FOR UPDATE SKIP LOCKED) until
+    _send_one commits their stamp, so a simultaneous run skips them instead of
+    waiting, and a later run finds them stamped. SQLite ignores FOR UPDATE, but
+    there the run holds the database write lock from this read to that commit.
+    """
+    ids = [item.notification.id for item in digest.items]
+    claimed = set(
+        session.scalars(
+            select(Notification.id)
+            .where(Notification.id.in_(ids), Notification.digested_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+    )
+    items = [item for item in digest.items if item.notification.id in claimed]
+    if not items:
+        return None
+    return Digest(digest.user, items)
+
+
 def send(session: Session, dry_run: bool = False) -> DigestSummary:
     """Mail every pending daily digest, committing once per person mailed.
 
@@ -387,6 +410,10 @@ def send(session: Session, dry_run: bool = False) -> DigestSummary:
         ) from None
     try:
         for digest in digests:
+            digest = _claim(session, digest)
+            if digest is None:
+                # A simultaneous run mailed these notifications or is mailing them.
+                continue
             # Read before _send_one commits and expires the loaded rows.
             record = (digest.user.id, digest.user.username, len(digest.items))
             if _send_one(session, mailer, digest, day):

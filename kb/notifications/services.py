@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb.auth.models import Department, User
@@ -162,11 +163,20 @@ def follow(
         )
     )
     if subscription is None:
-        subscription = Subscription(
-            user_id=user.id, kind=kind, target=target, delivery=delivery or "immediate"
-        )
-        session.add(subscription)
-    elif delivery is not None:
+        try:
+            with session.begin_nested():
+                subscription = Subscription(
+                    user_id=user.id,
+                    kind=kind,
+                    target=target,
+                    delivery=delivery or "immediate",
+                )
+                session.add(subscription)
+            return subscription
+        except IntegrityError:
+            # The same person's simultaneous request subscribed first.
+            subscription = find_subscription(session, user, kind, target)
+    if delivery is not None:
         subscription.delivery = delivery
     session.flush()
     return subscription
@@ -196,10 +206,17 @@ def unfollow(
     if kind == "tag":
         target = normalize_tag(target)
     subscription = find_subscription(session, user, kind, target)
-    if subscription is not None:
-        session.delete(subscription)
-        session.flush()
-    return subscription
+    if subscription is None:
+        return None
+    # A DELETE statement, because a simultaneous unfollow may have removed the
+    # row already, and session.delete() would then warn that no row was deleted.
+    removed = session.execute(
+        delete(Subscription)
+        .where(Subscription.id == subscription.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.expunge(subscription)
+    return subscription if removed.rowcount else None
 
 
 def find_subscription(

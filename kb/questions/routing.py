@@ -286,9 +286,14 @@ def escalate(
     now = _as_utc(now)
     count = config["KB_QUESTION_EXPERTS"]
     results = []
-    for question in _due_questions(
-        session, calendar, config["KB_QUESTION_ESCALATE_DAYS"], now
-    ):
+    days = config["KB_QUESTION_ESCALATE_DAYS"]
+    for question in _due_questions(session, calendar, days, now):
+        if not dry_run:
+            # Lock the question and check again: a simultaneous run may have
+            # escalated it, and must not ask the same experts twice.
+            session.refresh(question, with_for_update=True)
+            if calendar.due_at(question.last_routed_at, days) > now:
+                continue
         rows = session.execute(
             select(QuestionRouting.user_id, QuestionRouting.round).where(
                 QuestionRouting.question_id == question.id

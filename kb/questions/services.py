@@ -144,13 +144,9 @@ def validate(session: Session, data: QuestionInput, body_max: int) -> dict[str, 
 
 def skills_for_names(session: Session, names: list[str]) -> list[Skill]:
     """Return the Skill rows for ``names`` in order, creating missing ones."""
-    skills = []
-    for name in _skill_names(names):
-        skill = session.scalar(select(Skill).where(Skill.name == name))
-        if skill is None:
-            skill = Skill(name=name)
-            session.add(skill)
-        skills.append(skill)
+    from kb.experts.services import _skill_for_name
+
+    skills = [_skill_for_name(session, name) for name in _skill_names(names)]
     session.flush()
     return skills
 
@@ -336,6 +332,8 @@ def add_answer(
     Anyone, the asker included, may answer an open or answered question. A
     closed or hidden question takes no answers.
     """
+    # Lock the question: its answer count and status change with each answer.
+    session.refresh(question, with_for_update=True)
     if question.hidden:
         raise QuestionErrors({"body_md": _l("问题已被隐藏，不能回答。")})
     if question.status == "closed":
@@ -405,6 +403,7 @@ def accept(session: Session, user: User, answer: Answer) -> None:
     because an accepted answer is evidence of expertise for its author.
     """
     question = answer.question
+    _lock_question(session, question, answer)
     if not can_manage(user, question):
         raise PermissionDenied(str(_l("只有提问人或管理员可以采纳回答。")))
     if answer.hidden:
@@ -438,6 +437,7 @@ def accept(session: Session, user: User, answer: Answer) -> None:
 def unaccept(session: Session, user: User, answer: Answer) -> None:
     """Withdraw the acceptance of ``answer``; the question is open again."""
     question = answer.question
+    _lock_question(session, question, answer)
     if not can_manage(user, question):
         raise PermissionDenied(str(_l("只有提问人或管理员可以取消采纳。")))
     if not answer.accepted:
@@ -446,6 +446,16 @@ def unaccept(session: Session, user: User, answer: Answer) -> None:
     _drop_unread_acceptance(session, answer)
     session.flush()
     _reindex(session, question)
+
+
+def _lock_question(session: Session, question: Question, answer: Answer) -> None:
+    """Lock ``question`` and re-read it and ``answer`` before changing acceptance.
+
+    Accepting, unaccepting, closing and reopening lock the question row first,
+    so two of them at once cannot leave two accepted answers.
+    """
+    session.refresh(question, with_for_update=True)
+    session.refresh(answer)
 
 
 def _drop_unread_acceptance(session: Session, answer: Answer) -> None:
@@ -471,6 +481,7 @@ def close(session: Session, user: User, question: Question) -> None:
     """Close an open question without accepting an answer (asker or admin)."""
     if not can_manage(user, question):
         raise PermissionDenied(str(_l("只有提问人或管理员可以关闭问题。")))
+    session.refresh(question, with_for_update=True)
     if question.status != "open":
         raise ValidationError(str(_l("只有待解答的问题可以关闭。")))
     question.status = "closed"
@@ -482,6 +493,7 @@ def reopen(session: Session, user: User, question: Question) -> None:
     """Open a closed question again (asker or admin)."""
     if not can_manage(user, question):
         raise PermissionDenied(str(_l("只有提问人或管理员可以重新打开问题。")))
+    session.refresh(question, with_for_update=True)
     if question.status != "closed":
         raise ValidationError(str(_l("只有已关闭的问题可以重新打开。")))
     question.status = "open"

@@ -1,6 +1,7 @@
 """Look-ups shared by everything that carries industries and tags."""
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb.taxonomy.models import Industry, Tag
@@ -15,12 +16,22 @@ def tags_for_names(session: Session, names: list[str]) -> list[Tag]:
         if not name or name in seen:
             continue
         seen.add(name)
-        tag = session.scalar(select(Tag).where(Tag.name == name))
-        if tag is None:
+        tags.append(_tag_for_name(session, name))
+    return tags
+
+
+def _tag_for_name(session: Session, name: str) -> Tag:
+    tag = session.scalar(select(Tag).where(Tag.name == name))
+    if tag is not None:
+        return tag
+    try:
+        with session.begin_nested():
             tag = Tag(name=name)
             session.add(tag)
-        tags.append(tag)
-    return tags
+    except IntegrityError:
+        # A simultaneous request created the same tag (unique name).
+        tag = session.scalar(select(Tag).where(Tag.name == name))
+    return tag
 
 
 def unknown_industry_codes(session: Session, codes: list[str]) -> list[str]:

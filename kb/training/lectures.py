@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kb.auth.models import User
@@ -135,6 +135,11 @@ def check_lecture(
     if lecture is None and starts_at is not None and starts_at < utcnow():
         errors.setdefault("starts_at", _l("开始时间已经过去，请检查日期和年份。"))
     if lecture is not None and capacity is not None:
+        # Lock the lecture as sign_up does, so no one signs up between this
+        # count and the caller's commit.
+        session.execute(
+            select(Lecture.id).where(Lecture.id == lecture.id).with_for_update()
+        )
         taken = signup_count(session, lecture.id)
         if capacity < taken:
             errors.setdefault(
@@ -247,18 +252,38 @@ def create_lecture(
 def update_lecture(session: Session, lecture: Lecture, checked: CheckedLecture) -> None:
     """Change a lecture and raise its SEQUENCE, so calendars replace their copy."""
     _apply(lecture, checked)
-    lecture.sequence = (lecture.sequence or 0) + 1
     session.flush()
+    _raise_sequence(session, lecture)
+
+
+def _raise_sequence(session: Session, lecture: Lecture) -> None:
+    """Add one to the SEQUENCE in one UPDATE, so simultaneous changes add up."""
+    session.execute(
+        update(Lecture)
+        .where(Lecture.id == lecture.id)
+        .values(sequence=func.coalesce(Lecture.sequence, 0) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(lecture, ["sequence"])
 
 
 def cancel_lecture(session: Session, lecture: Lecture) -> bool:
     """Cancel a lecture; return False if it already was."""
-    if lecture.cancelled:
+    # One UPDATE that checks and sets the flag, so of two simultaneous
+    # cancellations only one succeeds and raises the SEQUENCE.
+    cancelled = session.execute(
+        update(Lecture)
+        .where(Lecture.id == lecture.id, Lecture.cancelled.is_(False))
+        .values(
+            cancelled=True,
+            sequence=func.coalesce(Lecture.sequence, 0) + 1,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(lecture, ["cancelled", "sequence", "updated_at"])
+    if cancelled.rowcount == 0:
         return False
-    lecture.cancelled = True
-    lecture.sequence = (lecture.sequence or 0) + 1
-    lecture.updated_at = utcnow()
-    session.flush()
     logger.info("Cancelled lecture %s", lecture.id)
     return True
 
@@ -302,9 +327,11 @@ def _check_open(lecture: Lecture, now: datetime) -> None:
 def sign_up(session: Session, user: User, lecture: Lecture) -> bool:
     """Sign ``user`` up; return False if already signed up; raise Conflict if closed.
 
-    A full lecture raises Conflict. Requests that write take SQLite's write lock
+    A full lecture raises Conflict. The lecture row is locked (SELECT ... FOR
+    UPDATE on PostgreSQL), and requests that write take SQLite's write lock
     before their first read, so two sign-ups cannot both take the last seat.
     """
+    session.refresh(lecture, with_for_update=True)
     _check_open(lecture, utcnow())
     if is_signed_up(session, user.id, lecture.id):
         return False
@@ -325,12 +352,15 @@ def sign_up(session: Session, user: User, lecture: Lecture) -> bool:
 def withdraw(session: Session, user: User, lecture: Lecture) -> bool:
     """Cancel ``user``'s sign-up; return False if there was none."""
     _check_open(lecture, utcnow())
-    signup = session.get(LectureSignup, (lecture.id, user.id))
-    if signup is None:
-        return False
-    session.delete(signup)
-    session.flush()
-    return True
+    # A DELETE statement, because a simultaneous request may have removed the
+    # sign-up already, and session.delete() would then warn that no row was deleted.
+    removed = session.execute(
+        delete(LectureSignup).where(
+            LectureSignup.lecture_id == lecture.id,
+            LectureSignup.user_id == user.id,
+        )
+    )
+    return removed.rowcount > 0
 
 
 def upcoming_and_past(session: Session) -> tuple[list[Lecture], list[Lecture]]:

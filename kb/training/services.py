@@ -8,7 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, selectinload
 
 from kb.articles.rendering import render_markdown
@@ -156,6 +157,7 @@ def _apply_course(session: Session, course: Course, data: CourseInput) -> None:
 def add_lesson(session: Session, course: Course, data: LessonInput) -> Lesson:
     """Append a lesson at the end of ``course``."""
     _raise_first(validate_lesson(data))
+    _lock_course(session, course)
     lesson = Lesson(course=course, position=len(course.lessons))
     _apply_lesson(lesson, data)
     session.add(lesson)
@@ -192,7 +194,11 @@ def delete_lesson(session: Session, lesson: Lesson) -> None:
 def move_lesson(session: Session, lesson: Lesson, offset: int) -> bool:
     """Move a lesson one place up (-1) or down (+1); return whether it moved."""
     course = lesson.course
+    _lock_course(session, course)
     lessons = list(course.lessons)
+    if lesson not in lessons:
+        # A simultaneous request deleted the lesson.
+        return False
     index = lessons.index(lesson)
     target = index + offset
     if offset not in (-1, 1) or not 0 <= target < len(lessons):
@@ -204,6 +210,16 @@ def move_lesson(session: Session, lesson: Lesson, offset: int) -> bool:
     session.flush()
     session.expire(course, ["lessons"])
     return True
+
+
+def _lock_course(session: Session, course: Course) -> None:
+    """Lock ``course`` and re-read its lessons before changing their positions.
+
+    Simultaneous additions and moves in one course then run one after the
+    other, so no two lessons get the same position.
+    """
+    session.refresh(course, with_for_update=True)
+    session.expire(course, ["lessons"])
 
 
 def _renumber(course: Course) -> None:
@@ -285,19 +301,26 @@ def mark_done(session: Session, user: User, lesson: Lesson) -> bool:
     """Record that ``user`` finished ``lesson``; return False if already recorded."""
     if session.get(LessonCompletion, (user.id, lesson.id)) is not None:
         return False
-    session.add(LessonCompletion(user_id=user.id, lesson_id=lesson.id))
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(LessonCompletion(user_id=user.id, lesson_id=lesson.id))
+    except IntegrityError:
+        # The same person's simultaneous request recorded it.
+        return False
     return True
 
 
 def undo_done(session: Session, user: User, lesson: Lesson) -> bool:
     """Delete the record of ``user`` finishing ``lesson``; return whether it existed."""
-    record = session.get(LessonCompletion, (user.id, lesson.id))
-    if record is None:
-        return False
-    session.delete(record)
-    session.flush()
-    return True
+    # A DELETE statement, because a simultaneous request may have removed the
+    # record already, and session.delete() would then warn that no row was deleted.
+    removed = session.execute(
+        delete(LessonCompletion).where(
+            LessonCompletion.user_id == user.id,
+            LessonCompletion.lesson_id == lesson.id,
+        )
+    )
+    return removed.rowcount > 0
 
 
 def done_lesson_ids(session: Session, user_id: int, course_id: int) -> set[int]:
