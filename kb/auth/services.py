@@ -112,23 +112,29 @@ def authenticate(
     Raises RateLimited before checking the password when the account or the
     client address has failed too often, and ValidationError for bad credentials.
     """
-    user = check_credentials(session, username, password, address, config)
-    return record_sign_in(session, username, user, password, address)
+    begin_sign_in(session, username, address, config)
+    user = check_credentials(session, username, password)
+    return record_sign_in(session, username, user, password)
 
 
-def check_credentials(
-    session: Session, username: str, password: str, address: str, config
-) -> User | None:
-    """Return the active user whose password is ``password``, or None; only reads.
+def begin_sign_in(session: Session, username: str, address: str, config) -> None:
+    """Count a sign-in attempt as a failure until it succeeds.
 
-    Raises RateLimited before checking the password when the account or the
-    client address has failed too often. The check costs one argon2 hash, so a
-    caller on SQLite runs it before taking the write lock.
+    Raises RateLimited when the account or the address has failed too often.
+    The count and the new row are written under one lock, so attempts made in
+    parallel count each other. The caller commits before the password check,
+    which costs an argon2 hash and must not hold SQLite's write lock.
     """
     username = username.strip()
     check_login_allowed(session, username, address, config)
+    session.add(LoginFailure(username=username.lower()[:64], address=address[:64]))
+    session.flush()
+
+
+def check_credentials(session: Session, username: str, password: str) -> User | None:
+    """Return the active user whose password is ``password``, or None; only reads."""
     user = session.scalar(
-        select(User).where(func.lower(User.username) == username.lower())
+        select(User).where(func.lower(User.username) == username.strip().lower())
     )
     if not verify_password(user, password) or not user.active:
         return None
@@ -136,20 +142,19 @@ def check_credentials(
 
 
 def record_sign_in(
-    session: Session, username: str, user: User | None, password: str, address: str
+    session: Session, username: str, user: User | None, password: str
 ) -> User:
     """Record the outcome of ``check_credentials``; raise ValidationError if None.
 
-    A failure is stored for the rate limit, and a success clears the account's
-    failures and upgrades an outdated password hash.
+    A failure stays counted by ``begin_sign_in``. A success clears the
+    account's failures and upgrades an outdated password hash.
     """
     username = username.strip()
     if user is None or not user.active:
-        session.add(LoginFailure(username=username.lower()[:64], address=address[:64]))
-        logger.info("Failed sign-in for account %r from %s", username[:64], address)
+        logger.info("Failed sign-in for account %r", username[:64])
         raise ValidationError(_l("用户名或密码不正确。"), field="password")
     session.execute(
-        delete(LoginFailure).where(LoginFailure.username == username.lower())
+        delete(LoginFailure).where(LoginFailure.username == username.lower()[:64])
     )
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

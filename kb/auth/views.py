@@ -42,23 +42,22 @@ def login():
     if form.validate_on_submit():
         address = request.remote_addr or "unknown"
         try:
-            # The password check costs an argon2 hash. It runs in a read
-            # transaction, because a writing request on SQLite holds the
-            # database's write lock from its first query (kb.dbutil), and every
-            # other writer would wait for the hash.
-            db.session.rollback()
+            # The attempt is counted and committed first. The password check
+            # costs an argon2 hash, so it runs in a read transaction: on SQLite
+            # a writing transaction holds the database's write lock
+            # (kb.dbutil), and every other writer would wait for the hash.
+            services.begin_sign_in(
+                db.session, form.username.data, address, current_app.config
+            )
+            db.session.commit()
             g.kb_writes = False
             user = services.check_credentials(
-                db.session,
-                form.username.data,
-                form.password.data,
-                address,
-                current_app.config,
+                db.session, form.username.data, form.password.data
             )
             db.session.rollback()
             g.kb_writes = True
             user = services.record_sign_in(
-                db.session, form.username.data, user, form.password.data, address
+                db.session, form.username.data, user, form.password.data
             )
         except RateLimited as error:
             db.session.commit()

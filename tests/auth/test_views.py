@@ -167,3 +167,28 @@ def test_english_sign_in_error_and_error_page(client, make_user):
     missing = client.get("/briefs/424242")
     assert missing.status_code == 404
     assert "Page not found" in missing.get_data(as_text=True)
+
+
+def test_attempt_counted_before_password_check(client, make_user, app, monkeypatch):
+    """Parallel guesses see each other: the attempt is committed before the hash."""
+    from sqlalchemy import func, select
+
+    from kb.auth import services
+    from kb.auth.models import LoginFailure
+    from kb.extensions import db
+
+    make_user("manager")
+    verify_password = services.verify_password
+    seen = []
+
+    def verify_and_count(user, password):
+        with db.engine.connect() as other:
+            seen.append(other.scalar(select(func.count()).select_from(LoginFailure)))
+        return verify_password(user, password)
+
+    monkeypatch.setattr(services, "verify_password", verify_and_count)
+    assert login(client, password="wrong-password-1").status_code == 400
+    assert login(client).status_code == 302
+    assert seen == [1, 2]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LoginFailure)) == 0
