@@ -11,6 +11,7 @@ import itertools
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,27 @@ def close_app(app) -> None:
         db.engine.dispose()
     app.extensions["kb_indexer"].stop_background()
     app.extensions["kb_indexer"].engine.close()
+
+
+@contextmanager
+def module_app(migrated_db, tmp_path_factory, name: str):
+    """Yield an application on a database of its own, for a module's fixture."""
+    instance = tmp_path_factory.mktemp(name) / "instance"
+    instance.mkdir()
+    url = migrated_db.create(instance)
+    app = create_app(
+        {
+            "ENV": "testing",
+            "INSTANCE_PATH": str(instance),
+            "SERVER_NAME": HOST,
+            "SQLALCHEMY_DATABASE_URI": url,
+        }
+    )
+    try:
+        yield app
+    finally:
+        close_app(app)
+        migrated_db.drop(url)
 
 
 @pytest.fixture

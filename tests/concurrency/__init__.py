@@ -17,8 +17,11 @@ import time
 
 import sqlalchemy as sa
 
+from kb.auth.models import User
 from kb.dbutil import writes_database
 from kb.extensions import db
+from kb.training import lectures
+from kb.training.models import Lecture
 from tests.conftest import uses_postgres
 
 # Upper bound for one step; reached only when a test is broken.
@@ -105,3 +108,18 @@ def overlap(app, first, second) -> tuple[Call, Call]:
     two.join(STEP_TIMEOUT)
     assert not one.is_alive() and not two.is_alive(), "a call did not end"
     return one, two
+
+
+def user(username: str) -> User:
+    """Return the account named ``username`` in the current session."""
+    return db.session.scalar(sa.select(User).where(User.username == username))
+
+
+def signing_up(lecture_id: int, username: str):
+    """Return a call that signs ``username`` up for the lecture."""
+
+    def work():
+        lecture = db.session.get(Lecture, lecture_id)
+        return lectures.sign_up(db.session, user(username), lecture)
+
+    return work

@@ -8,19 +8,15 @@ from flask import current_app
 from kb.articles import services as articles
 from kb.articles.models import Article, ArticleRevision
 from kb.auth import services as auth
-from kb.auth.models import Department, LoginFailure, User
+from kb.auth.models import Department, LoginFailure
 from kb.errors import RateLimited, ValidationError
 from kb.experts import services as experts
 from kb.experts.models import ExpertiseIndustry, ExpertProfile
 from kb.extensions import db
-from tests.concurrency import overlap
+from tests.concurrency import overlap, user
 from tests.forum.conftest import people  # noqa: F401
 
 BODY_MAX = 300_000
-
-
-def user(username: str) -> User:
-    return db.session.scalar(sa.select(User).where(User.username == username))
 
 
 def guessing(username: str, address: str):

@@ -2,21 +2,16 @@
 
 import sqlalchemy as sa
 
-from kb.auth.models import User
 from kb.extensions import db
 from kb.forum import services
 from kb.forum.models import Post, PostView, Reply, RiskStatusChange, UsefulMark
 from kb.notifications.models import Subscription
 from kb.taxonomy.models import Tag
-from tests.concurrency import overlap
+from tests.concurrency import overlap, user
 from tests.conftest import uses_postgres
 from tests.forum.conftest import people, write_post  # noqa: F401
 
 BODY_MAX = 300_000
-
-
-def user(username: str) -> User:
-    return db.session.scalar(sa.select(User).where(User.username == username))
 
 
 def replying(post_id: int, username: str, body: str):

@@ -4,23 +4,18 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from kb.auth.models import User
 from kb.extensions import db
 from kb.timeutil import utcnow
 from kb.training import lectures
 from kb.training import services as training
 from kb.training.models import Course, Lecture, LectureSignup, Lesson, LessonCompletion
-from tests.concurrency import overlap
+from tests.concurrency import overlap, signing_up, user
 from tests.training.conftest import (  # noqa: F401
     lesson_ids,
     make_course,
     people,
     trainers,
 )
-
-
-def user(username: str) -> User:
-    return db.session.scalar(sa.select(User).where(User.username == username))
 
 
 def positions(course_id: int) -> list[tuple[str, int]]:
@@ -87,14 +82,6 @@ def make_lecture(app, capacity: int | None) -> int:
         db.session.add(lecture)
         db.session.commit()
         return lecture.id
-
-
-def signing_up(lecture_id: int, username: str):
-    def work():
-        lecture = db.session.get(Lecture, lecture_id)
-        return lectures.sign_up(db.session, user(username), lecture)
-
-    return work
 
 
 def editing(lecture_id: int, title: str, capacity: str = ""):

@@ -7,19 +7,20 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from kb.auth.models import User
 from kb.extensions import db
 from kb.notifications import services
 from kb.notifications.digest import send
 from kb.notifications.models import Notification, Subscription
-from tests.concurrency import STEP_TIMEOUT, Call, _wait_until_blocked_or_done, overlap
+from tests.concurrency import (
+    STEP_TIMEOUT,
+    Call,
+    _wait_until_blocked_or_done,
+    overlap,
+    user,
+)
 from tests.forum.conftest import people  # noqa: F401
 from tests.notifications.conftest import follow, publish
 from tests.notifications.test_digest import RecordingHandler, free_port
-
-
-def user(username: str) -> User:
-    return db.session.scalar(sa.select(User).where(User.username == username))
 
 
 def subscriptions(username: str) -> int:

@@ -4,26 +4,20 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from kb.auth.models import User
 from kb.clients import services as clients
 from kb.clients.models import Client
 from kb.errors import Conflict
 from kb.extensions import db
 from kb.timeutil import utcnow
-from kb.training import lectures
 from kb.training import services as training
 from kb.training.models import Lecture, LectureSignup, LessonCompletion
-from tests.concurrency import overlap
+from tests.concurrency import overlap, signing_up, user
 from tests.training.conftest import (  # noqa: F401
     lesson_ids,
     make_course,
     people,
     trainers,
 )
-
-
-def user(username: str) -> User:
-    return db.session.scalar(sa.select(User).where(User.username == username))
 
 
 def make_lecture(app, capacity: int) -> int:
@@ -38,14 +32,6 @@ def make_lecture(app, capacity: int) -> int:
         db.session.add(lecture)
         db.session.commit()
         return lecture.id
-
-
-def signing_up(lecture_id: int, username: str):
-    def work():
-        lecture = db.session.get(Lecture, lecture_id)
-        return lectures.sign_up(db.session, user(username), lecture)
-
-    return work
 
 
 def signups(lecture_id: int) -> int:

@@ -26,7 +26,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from kb import create_app
 from kb.articles import services as articles
 from kb.auth.models import Department, User
 from kb.auth.services import create_token, create_user
@@ -39,7 +38,7 @@ from kb.questions import services as questions
 from kb.timeutil import to_local, utcnow
 from kb.training import services as training
 from tests.clients.factories import make_client
-from tests.conftest import HOST, PASSWORD, close_app, csrf_token, login
+from tests.conftest import PASSWORD, csrf_token, login, module_app
 from tests.training.documents import make_pdf
 
 # Readers, in the column order of TABLE. "disabled" signed in and was then
@@ -740,20 +739,8 @@ def _create_lecture(expert: FlaskClient, title: str) -> int:
 @pytest.fixture(scope="module")
 def matrix_app(migrated_db, tmp_path_factory):
     """One application for the module, set up like the ``app`` fixture."""
-    instance = tmp_path_factory.mktemp("endpoints") / "instance"
-    instance.mkdir()
-    url = migrated_db.create(instance)
-    app = create_app(
-        {
-            "ENV": "testing",
-            "INSTANCE_PATH": str(instance),
-            "SERVER_NAME": HOST,
-            "SQLALCHEMY_DATABASE_URI": url,
-        }
-    )
-    yield app
-    close_app(app)
-    migrated_db.drop(url)
+    with module_app(migrated_db, tmp_path_factory, "endpoints") as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

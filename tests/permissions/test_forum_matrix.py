@@ -15,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from kb import create_app
 from kb.auth.models import Department, User
 from kb.auth.services import create_user
 from kb.extensions import db
@@ -24,7 +23,7 @@ from kb.forum.models import Post
 from kb.notifications import services as notifications
 from kb.notifications.digest import collect
 from kb.notifications.models import Notification, Subscription
-from tests.conftest import HOST, PASSWORD, close_app, csrf_token, login
+from tests.conftest import PASSWORD, csrf_token, login, module_app
 
 RISK_DEPARTMENT = "风险管理部"
 TAG = "矩阵"
@@ -243,20 +242,8 @@ def matrix_app(migrated_db, tmp_path_factory):
     count readers, only the inbox test looks at read marks, and the actions
     test runs last because an action the app wrongly allows changes the table.
     """
-    instance = tmp_path_factory.mktemp("matrix") / "instance"
-    instance.mkdir()
-    url = migrated_db.create(instance)
-    app = create_app(
-        {
-            "ENV": "testing",
-            "INSTANCE_PATH": str(instance),
-            "SERVER_NAME": HOST,
-            "SQLALCHEMY_DATABASE_URI": url,
-        }
-    )
-    yield app
-    close_app(app)
-    migrated_db.drop(url)
+    with module_app(migrated_db, tmp_path_factory, "matrix") as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
