@@ -113,13 +113,43 @@ def render_markdown(source: str) -> str:
     # Markdown and bleach's Cleaner keep parser state, so each call builds its
     # own instances and concurrent requests never share one.
     html, plain = _convert(source)
-    html = _build_cleaner().clean(html)
+    html = _build_cleaner().clean(_escape_unclosed_raw_text(html))
     # Blocks kept as plain text are escaped already; inserting them after the
     # sanitiser spares it from parsing up to 300,000 characters of entities.
     for key, block in plain.items():
         text = _plain(block)
         html = html.replace(f"<p>{key}</p>", f"<p>{text}</p>").replace(key, text)
     return html
+
+
+# Elements whose content an HTML parser reads as text up to their end tag. One
+# left open would take the rest of the body with it when it is dropped.
+_RAW_TEXT_ELEMENTS = (
+    "script", "style", "iframe", "noembed", "noframes", "noscript", "xmp",
+    "textarea", "title", "plaintext",
+)  # fmt: skip
+_RAW_TEXT_NAMES = "|".join(_RAW_TEXT_ELEMENTS)
+_RAW_TEXT_START = re.compile(rf"<({_RAW_TEXT_NAMES})(?=[\s/>])", re.IGNORECASE)
+_RAW_TEXT_END = re.compile(rf"</({_RAW_TEXT_NAMES})\s*>", re.IGNORECASE)
+
+
+def _escape_unclosed_raw_text(html: str) -> str:
+    """Escape the start tag of a raw-text element that is never closed.
+
+    The tag then shows as text, and the text after it stays in the page.
+    """
+    last_end = {}
+    for match in _RAW_TEXT_END.finditer(html):
+        last_end[match.group(1).lower()] = match.start()
+    pieces, position = [], 0
+    for match in _RAW_TEXT_START.finditer(html):
+        if last_end.get(match.group(1).lower(), -1) > match.start():
+            continue
+        pieces.append(html[position : match.start()])
+        pieces.append("&lt;")
+        position = match.start() + 1
+    pieces.append(html[position:])
+    return "".join(pieces)
 
 
 # Python-Markdown's inline processing is quadratic in some inputs. It looks for

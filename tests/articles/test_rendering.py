@@ -720,3 +720,23 @@ def test_many_headings_in_separate_blocks_still_render():
     source = "intro\n\n" + "".join(f"## 第 {n} 节\n\n正文 {n}\n\n" for n in range(400))
     html = render_markdown(source)
     assert html.count("<h2") == 400
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["<script>", "<SCRIPT src=x>", "<style>", "<iframe srcdoc='x'>", "<textarea>"],
+)
+def test_unclosed_raw_text_tag_keeps_the_rest(opening):
+    rendered = render_markdown(f"授信结论\n\n{opening}alert(1)\n\n后续段落照常显示")
+    assert "后续段落照常显示" in rendered
+    assert html.escape(opening.split()[0].rstrip(">"), quote=False) in rendered
+    assert "<script" not in rendered.lower()
+    assert "<style" not in rendered.lower()
+    assert "<iframe" not in rendered.lower()
+
+
+def test_closed_script_still_dropped_with_content():
+    rendered = render_markdown("<script>alert(1)</script>\n\n正文 <script>b")
+    assert "alert(1)" not in rendered
+    assert "正文" in rendered
+    assert "&lt;script&gt;b" in rendered
