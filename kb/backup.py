@@ -454,7 +454,13 @@ def _restore_postgresql(source: Path) -> None:
 
 
 def _reset_sequences(connection: Connection, tables: list[sa.Table]) -> None:
-    """Move each serial sequence past the largest restored id."""
+    """Move each serial sequence past the largest restored id, never back.
+
+    A sequence that had gone further before the restore stays where it was,
+    so no id is handed out twice: a link to an old record never leads to a new
+    one, and an index replica on another host, whose outbox position may be
+    past the restored entries, still sees every new entry.
+    """
     for table in tables:
         for column in table.primary_key.columns:
             if not isinstance(column.type, sa.Integer):
@@ -465,12 +471,17 @@ def _reset_sequences(connection: Connection, tables: list[sa.Table]) -> None:
             )
             if sequence is None:
                 continue
+            # The name comes from PostgreSQL itself, quoted where needed.
+            used, last = connection.execute(
+                sa.text(f"SELECT is_called, last_value FROM {sequence}")
+            ).one()
+            largest = connection.scalar(
+                sa.text(f'SELECT max("{column.name}") FROM "{table.name}"')
+            )
+            value = max(largest or 0, last if used else 0)
             connection.execute(
-                sa.text(
-                    f'SELECT setval(:sequence, coalesce(max("{column.name}"), 1), '
-                    f'max("{column.name}") IS NOT NULL) FROM "{table.name}"'
-                ),
-                {"sequence": sequence},
+                sa.text("SELECT setval(:sequence, :value, :called)"),
+                {"sequence": sequence, "value": max(value, 1), "called": value > 0},
             )
 
 

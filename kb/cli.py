@@ -534,6 +534,10 @@ def restore_command(directory: Path, force: bool):
         f"Restored {sum(result.tables.values())} rows and {result.files} "
         f"attachment files; indexed {result.indexed} documents."
     )
+    click.echo(
+        "Other hosts with their own index: run `kb search reindex --clear` on "
+        "each before starting it."
+    )
 
 
 # -- serving -----------------------------------------------------------------

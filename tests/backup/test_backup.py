@@ -8,10 +8,12 @@ import sqlalchemy as sa
 from kb.auth.models import Department, User
 from kb.extensions import db
 from kb.questions.models import Question
+from kb.search.models import SearchOutbox
 from kb.search.service import get_indexer
 from kb.training.files import attachment_folder
 from kb.training.models import Attachment
 from tests.backup.conftest import ATTACHMENT_NAME, ATTACHMENT_PHRASE
+from tests.conftest import uses_postgres
 
 
 def table_counts(app) -> dict[str, int]:
@@ -235,3 +237,35 @@ def test_restore_requires_force_for_used_database(app, filled, tmp_path):
     forced = run_restore(app, folder, "--force")
     assert forced.exit_code == 0, forced.output
     assert table_counts(app)["department"] == after_edit["department"] - 1
+
+
+@pytest.mark.skipif(
+    not uses_postgres(),
+    reason="SQLite numbers a new row after the largest one in its table, so "
+    "only PostgreSQL's sequences remember numbers used before a restore",
+)
+def test_forced_restore_never_hands_out_an_id_twice(app, filled, tmp_path):
+    """Ids and outbox numbers used after the backup stay used after a restore.
+
+    Another host's index may have applied outbox entries past the backup, and
+    a link may name a record created after it.
+    """
+    folder = tmp_path / "backup"
+    run_backup(app, folder)
+    with app.app_context():
+        later = Department(name="备份之后新建的部门")
+        db.session.add(later)
+        db.session.add(SearchOutbox(doc_type="post", record_id=1))
+        db.session.commit()
+        used_id = later.id
+        used_seq = db.session.scalar(sa.select(sa.func.max(SearchOutbox.seq)))
+
+    assert run_restore(app, folder, "--force").exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.max(SearchOutbox.seq))) < used_seq
+        again = Department(name="恢复后新建的部门")
+        entry = SearchOutbox(doc_type="post", record_id=1)
+        db.session.add_all([again, entry])
+        db.session.commit()
+        assert again.id > used_id
+        assert entry.seq > used_seq
