@@ -1,6 +1,5 @@
 """The ``kb`` command line: a Flask CLI group with the project's commands."""
 
-import logging
 import sys
 from pathlib import Path
 
@@ -11,8 +10,6 @@ from flask.cli import FlaskGroup, with_appcontext
 from kb import create_app
 from kb.dbutil import writes_database
 from kb.extensions import db
-
-logger = logging.getLogger(__name__)
 
 
 def _create_app():
@@ -325,15 +322,9 @@ def search_follow(interval: int | None):
         f"from entry {indexer.applied_seq()}."
     )
     while not stop.is_set():
-        try:
-            count = indexer.apply_pending()
-        except Exception:
-            logger.exception("Applying the search outbox failed")
-        else:
-            if count:
-                click.echo(
-                    f"Applied {count} changes, up to entry {indexer.applied_seq()}."
-                )
+        count = indexer.apply_and_report()
+        if count:
+            click.echo(f"Applied {count} changes, up to entry {indexer.applied_seq()}.")
         stop.wait(interval)
     click.echo("Stopped.")
 

@@ -84,6 +84,18 @@ _CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}
 BUSY_RETRY_SECONDS = 5
 
 
+UNAVAILABLE_MESSAGE = (
+    "数据库暂时无法连接，请稍后再试。The database cannot be reached; try again "
+    "in a moment."
+)
+UNAVAILABLE_PAGE = f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>503</title></head>
+<body><h1>服务暂不可用 · Service unavailable</h1><p>{UNAVAILABLE_MESSAGE}</p>
+<p>填写的内容尚未保存：返回上一页可找回。Nothing was saved: go back to keep what
+you entered.</p></body></html>
+"""
+
+
 def is_contention(error: OperationalError) -> bool:
     """Tell whether the database gave up waiting for another transaction."""
     original = error.orig
@@ -153,7 +165,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def handle_database_busy(error: OperationalError):
         if not is_contention(error):
-            return handle_unexpected(error)
+            return database_unavailable(error)
         db.session.rollback()
         # The error page reads only: waiting for the write lock again would
         # fail the same way.
@@ -165,6 +177,28 @@ def register_error_handlers(app: Flask) -> None:
             "系统繁忙，内容未保存。请稍后重新提交，返回上一页可找回填写的内容。"
         )
         response = app.make_response(error_response(503, "busy", message))
+        response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        return response
+
+    def database_unavailable(error: OperationalError):
+        # The usual error page reads the signed-in user and the locale from
+        # the database, so this answer is built without either.
+        try:
+            db.session.rollback()
+        except OperationalError:
+            pass
+        logger.error(
+            "Database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            str(error.orig).strip().splitlines()[0] if error.orig else error,
+        )
+        if wants_json():
+            response = jsonify({"error": "unavailable", "message": UNAVAILABLE_MESSAGE})
+        else:
+            response = app.make_response(UNAVAILABLE_PAGE)
+            response.content_type = "text/html; charset=utf-8"
+        response.status_code = 503
         response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
         return response
 

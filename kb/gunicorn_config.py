@@ -25,10 +25,39 @@ Values come from the environment, so a service unit can set them:
 
 import multiprocessing
 import os
+import sys
 
-bind = os.environ.get("KB_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("KB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("KB_THREADS", 4))
+
+def _setting(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        sys.exit(
+            f"Error: {name}={raw!r} is invalid; use a whole number "
+            f"from {low} to {high}."
+        )
+    return value
+
+
+def _bind() -> str:
+    raw = os.environ.get("KB_BIND", "127.0.0.1:8000")
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        sys.exit(
+            f"Error: KB_BIND={raw!r} is invalid; use HOST:PORT with a port from "
+            "1 to 65535, such as 127.0.0.1:8000."
+        )
+    return raw
+
+
+bind = _bind()
+workers = _setting("KB_WORKERS", multiprocessing.cpu_count() * 2 + 1, 1, 64)
+threads = _setting("KB_THREADS", 4, 1, 64)
 worker_class = "gthread"
 preload_app = False
 # A request that takes longer than this is a bug; the worker is replaced.
@@ -44,6 +73,22 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker):
+    """Start the search thread now rather than at the worker's first request.
+
+    A host that receives no traffic keeps its index in step all the same.
+    """
+    app = getattr(worker, "wsgi", None)
+    extensions = getattr(app, "extensions", {})
+    indexer = extensions.get("kb_indexer")
+    if indexer is None or not app.config["KB_SEARCH_BACKGROUND"]:
+        return
+    if app.config["KB_SEARCH_FOLLOWER"]:
+        return
+    indexer.start_background()
+    indexer.notify()
 
 
 def worker_exit(server, worker):

@@ -100,6 +100,8 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.is_deferred = False
+        # Failed looks at the outbox in a row, for quieter logs.
+        self._failures = 0
         # Other processes write to the outbox too; poll for their entries.
         self.poll_seconds = poll_seconds
         # How long a missing seq may still be filled by a slow transaction.
@@ -327,9 +329,33 @@ class Indexer:
             self._wake.clear()
             if self._stopping:
                 return
-            try:
-                self.apply_pending()
-            except Exception:
-                # The entries stay in the outbox; the next notification or
-                # `kb search sync` retries them.
+            self.apply_and_report()
+
+    def apply_and_report(self) -> int | None:
+        """Apply pending entries; log a failure and return None instead of raising.
+
+        The entries stay in the outbox, and the next look retries them. A
+        failure repeated on every look (the database is away) logs its
+        traceback once, then one line each time, and a line when it ends.
+        """
+        try:
+            count = self.apply_pending()
+        except Exception as error:
+            self._failures += 1
+            if self._failures == 1:
                 logger.exception("Applying the search outbox failed")
+            else:
+                first_line = (str(error).strip().splitlines() or [""])[0]
+                logger.warning(
+                    "Applying the search outbox failed again (%d in a row): %s: %s",
+                    self._failures,
+                    type(error).__name__,
+                    first_line[:200],
+                )
+            return None
+        if self._failures:
+            logger.info(
+                "Applied the search outbox again after %d failures", self._failures
+            )
+            self._failures = 0
+        return count

@@ -1,14 +1,18 @@
 """SIGKILL against ``kb serve`` workers and ``kb search sync``: nothing is lost."""
 
+import subprocess
 import threading
+import time
 
 import pytest
 from sqlalchemy.orm import Session
 
-from bench import faults
+from bench import faults, load
 from kb.auth.models import User
 from kb.extensions import db
 from kb.forum import services
+from kb.search.engine import APPLIED_SEQ_FILE
+from kb.search.indexer import Position
 from kb.search.service import get_indexer
 from tests.conftest import uses_postgres
 
@@ -84,3 +88,28 @@ def test_outbox_commit_out_of_seq_order(app, make_user):
 
     assert ids["early"] < ids["late"]
     assert report.missing == []
+
+
+def test_idle_server_catches_up_without_requests(instance, database_url, usernames):
+    """Workers apply a backlog at start, before anyone sends a request."""
+    written = faults.build_backlog(instance, database_url, posts=30, touches=1)
+    backlog = 2 * len(written)
+    position = instance / "search-index" / APPLIED_SEQ_FILE
+    port = load.free_port()
+    process = subprocess.Popen(
+        [load.KB_COMMAND, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+        env=load.server_env(instance, database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        applied = 0
+        while time.monotonic() < deadline and applied < backlog:
+            time.sleep(0.5)
+            if position.exists():
+                applied = Position.parse(position.read_text()).seq
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert applied >= backlog, f"applied {applied} of {backlog} with no request"

@@ -119,6 +119,8 @@ TABLE = [
     # disabled (READERS).
     Row("main.index", "GET", "/",
         (L,    200,  200,  200,  200,  200,  200,  200, L)),
+    Row("main.health", "GET", "/healthz",
+        (200,  200,  200,  200,  200,  200,  200,  200, 200)),
     Row("auth.login", "GET", "/login",
         (200,  302,  302,  302,  302,  302,  302,  302, 200)),
     Row("auth.login", "POST", "/login",

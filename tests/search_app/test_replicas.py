@@ -6,6 +6,7 @@ PostgreSQL) and check that both end with exactly the documents the database
 holds, including when outbox numbers are committed out of order.
 """
 
+import logging
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import create_engine, func, insert, select, update
 from sqlalchemy.orm import sessionmaker
 
 from kb import create_app
@@ -320,3 +321,24 @@ def test_search_settings_out_of_range(tmp_path, monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=f"{name}={value} is out of range"):
         create_app({"ENV": "testing", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_repeated_failures_log_one_traceback(app, people, replica, caplog):
+    """While the database is away, each look logs one line, not a traceback."""
+    write_post(app, "corp", title="数据库断开期间")
+    follower = replica("host-a")
+    working = follower.session_factory
+    away = create_engine("sqlite:////proc/kb-no-such-folder/kb.sqlite3")
+    follower.session_factory = sessionmaker(bind=away)
+    with caplog.at_level(logging.INFO, logger="kb.search.indexer"):
+        results = [follower.apply_and_report() for _ in range(3)]
+        follower.session_factory = working
+        results.append(follower.apply_and_report())
+    away.dispose()
+    assert results[:3] == [None, None, None]
+    assert results[3] >= 1
+    messages = [record.getMessage() for record in caplog.records]
+    tracebacks = [record for record in caplog.records if record.exc_info]
+    assert len(tracebacks) == 1
+    assert any("failed again (3 in a row)" in message for message in messages)
+    assert any("again after 3 failures" in message for message in messages)
