@@ -459,7 +459,7 @@ def _reset_sequences(connection: Connection, tables: list[sa.Table]) -> None:
     A sequence that had gone further before the restore stays where it was,
     so no id is handed out twice: a link to an old record never leads to a new
     one, and an index replica on another host, whose outbox position may be
-    past the restored entries, still sees every new entry.
+    past the restored entries, still receives every new entry.
     """
     for table in tables:
         for column in table.primary_key.columns:

@@ -304,7 +304,7 @@ def search_follow(interval: int | None):
     """Keep this host's index in step with the outbox until stopped.
 
     For a host whose web workers run with KB_SEARCH_FOLLOWER=true, or a
-    host that only answers searches. Stops on SIGTERM or Ctrl-C; a failure
+    host that only serves searches. Stops on SIGTERM or Ctrl-C; a failure
     (such as the database being away) is logged and retried.
     """
     import signal

@@ -182,7 +182,7 @@ def register_error_handlers(app: Flask) -> None:
 
     def database_unavailable(error: OperationalError):
         # The usual error page reads the signed-in user and the locale from
-        # the database, so this answer is built without either.
+        # the database, so this response is built without either.
         try:
             db.session.rollback()
         except OperationalError:

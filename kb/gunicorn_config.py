@@ -8,7 +8,7 @@ Each worker builds its own application (no preloading), so database
 connections and the search index are never shared across a fork. Workers
 apply the search outbox in a background thread; an exclusive lock in the
 index folder lets one of them write at a time, and the others find the new
-documents when their searcher sees the index change.
+documents when their searcher detects the index change.
 
 Values come from the environment, so a service unit can set them:
 

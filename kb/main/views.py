@@ -41,9 +41,9 @@ def index():
 
 @bp.route("/healthz")
 def health():
-    """Answer a load balancer's health check: 200 while the database answers.
+    """Return 200 to a load balancer's health check while the database responds.
 
-    It needs no session. When the database is away, the error handler answers
+    It needs no session. When the database is away, the error handler returns
     503, so the load balancer stops sending requests to this host.
     """
     db.session.execute(text("SELECT 1"))

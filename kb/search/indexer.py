@@ -31,7 +31,7 @@ REINDEX_GAP_WINDOW = 1000
 class Position:
     """How far one index folder has followed the outbox.
 
-    ``seq`` is the highest entry applied. ``gaps`` holds the numbers below it
+    ``seq`` is the highest entry applied. ``gaps`` contains the numbers below it
     that were missing when the entries around them were applied, with the
     time (seconds since the epoch) they were first missed. On PostgreSQL a
     transaction takes its numbers when it writes and may commit after a later
@@ -268,7 +268,7 @@ class Indexer:
         return len(written)
 
     def _position_after_reindex(self, session: Session, last_seq: int) -> Position:
-        """The position at ``last_seq``, with the recent numbers still missing.
+        """Return the position at ``last_seq``, with the recent numbers still missing.
 
         A transaction that took one of those numbers may commit after the
         rewrite read its table; keeping the number as a gap applies it then.
