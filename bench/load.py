@@ -644,14 +644,14 @@ def table(stats: Stats) -> str:
 
 
 def print_errors(stats: Stats, limit: int = 20) -> None:
-    shown = 0
+    counted = 0
     for endpoint, messages in sorted(stats.errors.items()):
         for message in messages:
-            if shown < limit:
+            if counted < limit:
                 print(f"  {endpoint}: {message}")
-            shown += 1
-    if shown > limit:
-        print(f"  ... and {shown - limit} more")
+            counted += 1
+    if counted > limit:
+        print(f"  ... and {counted - limit} more")
 
 
 def server_tracebacks(log: str, limit: int = 3) -> list[str]:

@@ -457,8 +457,8 @@ def _reset_sequences(connection: Connection, tables: list[sa.Table]) -> None:
     """Move each serial sequence past the largest restored id, never back.
 
     A sequence that had gone further before the restore stays where it was,
-    so no id is handed out twice: a link to an old record never leads to a new
-    one, and an index replica on another host, whose outbox position may be
+    so no id is handed out twice. A link to an old record then never leads to
+    a new one. An index replica on another host, whose outbox position may be
     past the restored entries, still receives every new entry.
     """
     for table in tables:

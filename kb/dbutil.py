@@ -4,8 +4,10 @@ import functools
 import sqlite3
 from contextvars import ContextVar
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 # Set by ``writes_database`` for a command line command that writes. A new
 # thread starts with the default, so the index thread never inherits it.
@@ -76,3 +78,23 @@ def _writes() -> bool:
     if _command_writes.get():
         return True
     return has_request_context() and g.get("kb_writes", False)
+
+
+def get_or_create(session: Session, model, **key):
+    """Return the ``model`` row whose columns equal ``key``, creating it if new.
+
+    ``key`` must match a unique constraint. A concurrent request that creates
+    the same row first makes the insert fail inside a savepoint, and the row
+    is then read again instead of failing the request.
+    """
+    query = select(model).filter_by(**key)
+    row = session.scalar(query)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = model(**key)
+            session.add(row)
+    except IntegrityError:
+        row = session.scalar(query)
+    return row

@@ -6,8 +6,8 @@ Used by ``kb serve`` and usable directly::
 
 Each worker builds its own application (no preloading), so database
 connections and the search index are never shared across a fork. Workers
-apply the search outbox in a background thread; an exclusive lock in the
-index folder lets one of them write at a time, and the others find the new
+apply the search outbox in a background thread. An exclusive lock in the
+index folder lets one of them write at a time. The others find the new
 documents when their searcher detects the index change.
 
 Values come from the environment, so a service unit can set them:
@@ -75,25 +75,26 @@ errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
+def _app(worker):
+    """Return the worker's kb application, or None before it has loaded."""
+    app = getattr(worker, "wsgi", None)
+    return app if "kb_indexer" in getattr(app, "extensions", {}) else None
+
+
 def post_worker_init(worker):
     """Start the search thread now rather than at the worker's first request.
 
     A host that receives no traffic keeps its index in step all the same.
     """
-    app = getattr(worker, "wsgi", None)
-    extensions = getattr(app, "extensions", {})
-    indexer = extensions.get("kb_indexer")
-    if indexer is None or not app.config["KB_SEARCH_BACKGROUND"]:
-        return
-    if app.config["KB_SEARCH_FOLLOWER"]:
-        return
-    indexer.start_background()
-    indexer.notify()
+    from kb.search.service import start_indexer_thread
+
+    app = _app(worker)
+    if app is not None:
+        start_indexer_thread(app)
 
 
 def worker_exit(server, worker):
     """Let the search thread finish its batch before a worker exits."""
-    app = getattr(worker, "wsgi", None)
-    extensions = getattr(app, "extensions", {})
-    if "kb_indexer" in extensions:
-        extensions["kb_indexer"].stop_background(timeout=graceful_timeout)
+    app = _app(worker)
+    if app is not None:
+        app.extensions["kb_indexer"].stop_background(timeout=graceful_timeout)

@@ -11,10 +11,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from kb.auth.models import ROLES, ApiToken, Department, LoginFailure, User
+from kb.dbutil import get_or_create
 from kb.errors import Conflict, NotFound, RateLimited, ValidationError
 from kb.extensions import db
 from kb.timeutil import utcnow
@@ -189,17 +189,7 @@ def get_or_create_department(session: Session, name: str) -> Department:
             f"部门名称最长 {DEPARTMENT_NAME_MAX} 个字符，当前 {len(name)} 个。",
             field="department",
         )
-    department = session.scalar(select(Department).where(Department.name == name))
-    if department is not None:
-        return department
-    try:
-        with session.begin_nested():
-            department = Department(name=name)
-            session.add(department)
-    except IntegrityError:
-        # A simultaneous request created the same department (unique name).
-        department = session.scalar(select(Department).where(Department.name == name))
-    return department
+    return get_or_create(session, Department, name=name)
 
 
 EMAIL_MAX_LENGTH = 254

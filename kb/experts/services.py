@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from kb.articles.models import Article
 from kb.articles.rendering import render_markdown
 from kb.auth.models import User
+from kb.dbutil import get_or_create
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.experts.models import (
     LEVELS,
@@ -278,17 +279,7 @@ def _skill_for_name(session: Session, name: str) -> Skill:
     Questions create skills through this too, so a request that meets a
     simultaneous creation of the same name re-reads it instead of failing.
     """
-    skill = session.scalar(select(Skill).where(Skill.name == name))
-    if skill is not None:
-        return skill
-    try:
-        with session.begin_nested():
-            skill = Skill(name=name)
-            session.add(skill)
-    except IntegrityError:
-        # A simultaneous request created the same skill.
-        skill = session.scalar(select(Skill).where(Skill.name == name))
-    return skill
+    return get_or_create(session, Skill, name=name)
 
 
 def endorse(

@@ -35,8 +35,8 @@ class Position:
     that were missing when the entries around them were applied, with the
     time (seconds since the epoch) they were first missed. On PostgreSQL a
     transaction takes its numbers when it writes and may commit after a later
-    one, so a gap can still fill; a gap whose transaction rolled back never
-    does, and is forgotten after the gap timeout.
+    one, so a gap can still fill. A gap whose transaction rolled back never
+    fills, and it is forgotten after the gap timeout.
     """
 
     seq: int = 0

@@ -60,13 +60,19 @@ def init_search(app: Flask) -> None:
         _outbox_installed = True
 
     @app.before_request
-    def start_indexer_thread():
-        if app.config["KB_SEARCH_FOLLOWER"]:
-            return
-        if app.config["KB_SEARCH_BACKGROUND"] and indexer._thread is None:
-            indexer.start_background()
-            # Apply what an earlier process committed but did not index.
-            indexer.notify()
+    def start_indexer_on_first_request():
+        start_indexer_thread(app)
+
+
+def start_indexer_thread(app: Flask) -> None:
+    """Start the web process's search thread once, unless a follower indexes."""
+    indexer = get_indexer(app)
+    if app.config["KB_SEARCH_FOLLOWER"] or not app.config["KB_SEARCH_BACKGROUND"]:
+        return
+    if indexer._thread is None:
+        indexer.start_background()
+        # Apply what an earlier process committed but did not index.
+        indexer.notify()
 
 
 def get_indexer(app: Flask | None = None) -> Indexer:

@@ -1,9 +1,9 @@
 """Look-ups shared by everything that carries industries and tags."""
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kb.dbutil import get_or_create
 from kb.taxonomy.models import Industry, Tag
 from kb.taxonomy.tags import normalize_tag
 
@@ -21,17 +21,7 @@ def tags_for_names(session: Session, names: list[str]) -> list[Tag]:
 
 
 def _tag_for_name(session: Session, name: str) -> Tag:
-    tag = session.scalar(select(Tag).where(Tag.name == name))
-    if tag is not None:
-        return tag
-    try:
-        with session.begin_nested():
-            tag = Tag(name=name)
-            session.add(tag)
-    except IntegrityError:
-        # A simultaneous request created the same tag (unique name).
-        tag = session.scalar(select(Tag).where(Tag.name == name))
-    return tag
+    return get_or_create(session, Tag, name=name)
 
 
 def unknown_industry_codes(session: Session, codes: list[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """Run two service calls against one database so that they overlap.
 
 ``overlap(app, first, second)`` runs ``first`` in a thread up to its commit
-and holds that transaction open. It then runs ``second`` in another thread
+and keeps that transaction open. It then runs ``second`` in another thread
 until ``second`` either waits for a lock that ``first`` holds or reaches its
 own commit. Only then does ``first`` commit, and ``second`` after it. Each
 call runs in its own app context, so each has its own session and
@@ -93,21 +93,22 @@ def _wait_until_blocked_or_done(app, call: Call) -> None:
 def overlap(app, first, second) -> tuple[Call, Call]:
     """Run ``first`` and ``second`` overlapping as described above; both calls."""
     release = threading.Event()
-    one = Call(app, first, hold=release)
-    one.start()
-    assert one.reached_commit.wait(STEP_TIMEOUT), "first call did not finish"
-    if one.error is not None:
+    earlier = Call(app, first, hold=release)
+    earlier.start()
+    assert earlier.reached_commit.wait(STEP_TIMEOUT), "first call did not finish"
+    if earlier.error is not None:
         release.set()
-        one.join(STEP_TIMEOUT)
-        raise AssertionError(f"first call failed: {one.error!r}") from one.error
-    two = Call(app, second)
-    two.start()
-    _wait_until_blocked_or_done(app, two)
+        earlier.join(STEP_TIMEOUT)
+        raise AssertionError(f"first call failed: {earlier.error!r}") from earlier.error
+    later = Call(app, second)
+    later.start()
+    _wait_until_blocked_or_done(app, later)
     release.set()
-    one.join(STEP_TIMEOUT)
-    two.join(STEP_TIMEOUT)
-    assert not one.is_alive() and not two.is_alive(), "a call did not end"
-    return one, two
+    earlier.join(STEP_TIMEOUT)
+    later.join(STEP_TIMEOUT)
+    assert not earlier.is_alive(), "the first call did not end"
+    assert not later.is_alive(), "the second call did not end"
+    return earlier, later
 
 
 def user(username: str) -> User:

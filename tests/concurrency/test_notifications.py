@@ -106,21 +106,21 @@ def test_two_digest_runs_mail_once(app, people, holding_smtp):  # noqa: F811
     def sending():
         return send(db.session).users_mailed
 
-    one = Call(app, sending)
-    one.start()
+    first = Call(app, sending)
+    first.start()
     # The first run is now waiting in the SMTP server's DATA step.
     assert holding_smtp.first_arrived.wait(STEP_TIMEOUT)
-    two = Call(app, sending)
-    two.start()
-    _wait_until_blocked_or_done(app, two)
+    second = Call(app, sending)
+    second.start()
+    _wait_until_blocked_or_done(app, second)
     holding_smtp.release.set()
-    one.join(STEP_TIMEOUT)
-    two.join(STEP_TIMEOUT)
+    first.join(STEP_TIMEOUT)
+    second.join(STEP_TIMEOUT)
 
-    assert one.error is None
-    assert two.error is None
-    assert one.result == 1
-    assert two.result == 0
+    assert first.error is None
+    assert second.error is None
+    assert first.result == 1
+    assert second.result == 0
     assert len(holding_smtp.messages) == 1
     with app.app_context():
         pending = db.session.scalar(

@@ -267,7 +267,7 @@ def form_data(name: str):
 
 
 def assert_text_kept(page: str, data: dict, label: str) -> None:
-    shown = html.unescape(page).replace("\r\n", "\n")
+    page_text = html.unescape(page).replace("\r\n", "\n")
     for field, value in data.items():
         if field in NOT_ECHOED:
             continue
@@ -275,7 +275,7 @@ def assert_text_kept(page: str, data: dict, label: str) -> None:
         for item in values:
             # Rows of the profile form are shown without outer whitespace.
             text = item.replace("\r\n", "\n").strip()
-            assert text in shown, f"{label}: {field}={item[:200]!r} not shown again"
+            assert text in page_text, f"{label}: {field}={item[:200]!r} not shown again"
 
 
 def submit(client, path: str, token: str, data: dict):

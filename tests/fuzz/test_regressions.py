@@ -7,13 +7,13 @@ def test_nul_in_answer_rejected(client, make_user):
     make_user("admin", role="admin", department="合规部")
     assert login(client, "admin").status_code == 302
     token = csrf_token(client, "/questions/ask")
-    asked = client.post(
+    question_response = client.post(
         "/questions/ask",
         data={"csrf_token": token, "title": "钢价走势", "industries": ["C"]},
     )
-    assert asked.status_code == 302
+    assert question_response.status_code == 302
     response = client.post(
-        f"{asked.headers['Location']}/answers",
+        f"{question_response.headers['Location']}/answers",
         data={"csrf_token": token, "body_md": "看库存\x00。"},
     )
     assert response.status_code == 400

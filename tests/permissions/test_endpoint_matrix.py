@@ -313,7 +313,7 @@ TABLE = [
         (L,    200,  200,  200,  200,  200,  200,  200, L)),
     Row("people.show", "GET", "/people/{user_disabled}",
         (L,    404,  404,  404,  404,  404,  404,  404, L)),
-    # Nobody endorses themselves: the expert gets a message and 303.
+    # Endorsing oneself is rejected: the expert gets a message and 303.
     Row("people.endorse", "POST", "/people/{user_expert}/endorse",
         (L,    302,  302,  302,  302,  303,  302,  302, L),
         {"industry_code": INDUSTRY}),

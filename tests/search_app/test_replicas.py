@@ -37,7 +37,7 @@ KB_COMMAND = str(Path(sys.executable).with_name("kb"))
 @pytest.fixture
 def replica(app, tmp_path):
     """Build indexers on folders of their own, closed at the end of the test."""
-    made = []
+    indexers = []
 
     def make(name: str, **options) -> Indexer:
         folder = tmp_path / name
@@ -45,11 +45,11 @@ def replica(app, tmp_path):
         with app.app_context():
             factory = sessionmaker(bind=db.engine)
         indexer = Indexer(engine, str(folder), factory, **options)
-        made.append(indexer)
+        indexers.append(indexer)
         return indexer
 
     yield make
-    for indexer in made:
+    for indexer in indexers:
         indexer.engine.close()
 
 

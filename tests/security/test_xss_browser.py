@@ -1,9 +1,9 @@
 """No text a user enters runs as script on any page that shows it.
 
 Each test writes the payload corpus through the real forms into every field
-of one area, then renders each page that shows those fields in headless
-Chromium, with and without the Content-Security-Policy, and asserts that no
-recorder ran and that the payloads show as literal text.
+of one area. It then renders each page that shows those fields in headless
+Chromium, with and without the Content-Security-Policy. No recorder may run,
+and the payloads must show as literal text.
 """
 
 from urllib.parse import quote

@@ -3,7 +3,7 @@
 Each payload calls ``__xss('<id>')``, or ``alert('<id>')`` where the function
 name is part of the trick, so a browser test that defines both as recorders can
 tell which payload ran. ``MARKDOWN`` goes into Markdown bodies, joined by blank
-lines. ``INLINE`` holds one-line payloads for titles, names and search queries,
+lines. ``INLINE`` contains one-line payloads for titles, names and search queries,
 and ``TAGS`` the short ones a tag field accepts.
 """
 
